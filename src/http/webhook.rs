@@ -1,0 +1,207 @@
+//! `POST /webhooks/gorgias`: authenticate, bound the body, parse, filter, deduplicate, store
+//! durably, wake the ticket, answer. Nothing is acknowledged before it is flushed to disk.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use serde_json::json;
+use tracing_actix_web::RootSpan;
+
+use super::{error_response, secret_matches, AppState};
+use crate::dedup::{dedup_key, Admission, Admit, Forget};
+use crate::filter::{classify, IgnoreReason};
+use crate::gorgias::webhook::parse_event;
+use crate::store::{InboxKey, Write};
+use crate::tickets::supervisor::WakeTicket;
+
+/// The secret from `X-Webhook-Token`, `Authorization: Bearer`, or `?token=`.
+fn presented_token(req: &HttpRequest) -> Option<String> {
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(t) = header("X-Webhook-Token") {
+        return Some(t.to_string());
+    }
+    if let Some(auth) = header("Authorization") {
+        if let Some((scheme, token)) = auth.split_once(' ') {
+            if scheme.eq_ignore_ascii_case("bearer") {
+                return Some(token.trim().to_string());
+            }
+        }
+    }
+    web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+        .ok()
+        .and_then(|q| q.get("token").cloned())
+}
+
+async fn read_body(
+    req: &HttpRequest,
+    mut payload: web::Payload,
+    limit: usize,
+) -> Result<web::BytesMut, HttpResponse> {
+    let too_large = || {
+        error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("body is larger than server.max_body_bytes ({limit} bytes)"),
+        )
+    };
+    let declared = req
+        .headers()
+        .get("Content-Length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = web::BytesMut::with_capacity(declared.unwrap_or(4096).min(limit));
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            error_response(StatusCode::BAD_REQUEST, format!("cannot read body: {e}"))
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn ignored(ticket_id: u64, message_id: Option<u64>, reason: IgnoreReason) -> HttpResponse {
+    tracing::info!(
+        ticket_id,
+        message_id,
+        outcome = "ignored",
+        reason = reason.code(),
+        "decision"
+    );
+    HttpResponse::Ok().json(json!({
+        "outcome": "ignored",
+        "reason": reason.code(),
+        "ticket_id": ticket_id,
+    }))
+}
+
+fn unavailable(ticket_id: u64, message_id: u64, reason: &str) -> HttpResponse {
+    tracing::warn!(
+        ticket_id,
+        message_id,
+        outcome = "unavailable",
+        reason,
+        "webhook not accepted; Gorgias will retry"
+    );
+    error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("the event could not be stored ({reason}); retry later"),
+    )
+}
+
+pub async fn receive(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+    root_span: RootSpan,
+) -> HttpResponse {
+    let authorized =
+        presented_token(&req).is_some_and(|token| secret_matches(&token, &state.webhook_token));
+    if !authorized {
+        tracing::warn!(outcome = "unauthorized", "webhook without a valid secret");
+        return error_response(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong webhook secret (X-Webhook-Token, Authorization: Bearer, or ?token=)",
+        );
+    }
+    let body = match read_body(&req, payload, state.max_body_bytes).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    let event = match parse_event(&body) {
+        Ok(event) => event,
+        Err(e) => {
+            tracing::info!(outcome = "rejected", reason = %e, "malformed webhook");
+            return error_response(StatusCode::BAD_REQUEST, e.to_string());
+        }
+    };
+    let ticket_id = event.ticket.id;
+    root_span.record("ticket_id", ticket_id);
+    let message_id = event.message.as_ref().and_then(|m| m.id);
+    if let Some(id) = message_id {
+        root_span.record("message_id", id);
+    }
+
+    let message = match classify(&event, &state.rules) {
+        Ok(message) => message,
+        Err(reason) => return ignored(ticket_id, message_id, reason),
+    };
+    if message_id.is_none() {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "message.id is missing: a customer message needs its Gorgias id",
+        );
+    }
+    let message_id = message.message_id;
+    match state.store.is_handed_off(ticket_id) {
+        Ok(true) => return ignored(ticket_id, Some(message_id), IgnoreReason::HandedOff),
+        Ok(false) => {}
+        Err(e) => return unavailable(ticket_id, message_id, &e.to_string()),
+    }
+
+    let sender = event
+        .message
+        .as_ref()
+        .and_then(|m| m.sender.email.clone())
+        .unwrap_or_else(|| message.customer.email.clone());
+    let key = dedup_key(ticket_id, message_id, &sender, &message.text);
+    let dedup_write = match state.dedup.send(Admit(key)).await {
+        Ok((Admission::Duplicate, _)) => {
+            tracing::info!(
+                ticket_id,
+                message_id,
+                outcome = "duplicate",
+                reason = "redelivery",
+                "decision"
+            );
+            return HttpResponse::Ok().json(json!({
+                "outcome": "duplicate",
+                "ticket_id": ticket_id,
+                "message_id": message_id,
+            }));
+        }
+        Ok((Admission::Fresh { .. }, write)) => write,
+        Err(_) => return unavailable(ticket_id, message_id, "dedup is not answering"),
+    };
+
+    let seq = match state.store.next_seq() {
+        Ok(seq) => seq,
+        Err(e) => {
+            state.dedup.do_send(Forget(key));
+            return unavailable(ticket_id, message_id, &e.to_string());
+        }
+    };
+    // The event before its dedup entry: whatever prefix of this commit survives a crash, a
+    // stored dedup entry always has its stored event.
+    let mut writes = vec![Write::inbox_put(InboxKey { ticket_id, seq }, &message)];
+    writes.extend(dedup_write);
+    if let Err(e) = state.store.commit(writes).await {
+        state.dedup.do_send(Forget(key));
+        return unavailable(ticket_id, message_id, &e.to_string());
+    }
+    if state.supervisor.send(WakeTicket(ticket_id)).await.is_err() {
+        // Stored, so not lost: it is picked up when the process restarts.
+        tracing::error!(ticket_id, message_id, "ticket supervisor is not running");
+    }
+    tracing::info!(
+        ticket_id,
+        message_id,
+        outcome = "accepted",
+        reason = "customer_message",
+        "decision"
+    );
+    HttpResponse::Ok().json(json!({
+        "outcome": "accepted",
+        "ticket_id": ticket_id,
+        "message_id": message_id,
+    }))
+}

@@ -1,0 +1,158 @@
+//! Wiring: open the store, start the actors once (outside `HttpServer::new`), recover unfinished
+//! work, serve HTTP, and on SIGTERM/Ctrl-C stop accepting and flush storage.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use actix_web::{web, App, HttpServer};
+use tracing_actix_web::TracingLogger;
+
+use crate::brain::guardrails::Guardrails;
+use crate::brain::knowledge::{KnowledgeBrain, KnowledgeIndex};
+use crate::brain::Brain;
+use crate::config::{BrainBackend, Mode, Settings};
+use crate::dedup::DedupActor;
+use crate::filter::FilterRules;
+use crate::gorgias::api::{GorgiasApi, Sender};
+use crate::gorgias::ratelimit::RateLimiter;
+use crate::http::{routes, AgentRootSpan, AppState};
+use crate::store::{Store, StoreError};
+use crate::tickets::delivery::Delivery;
+use crate::tickets::supervisor::{RecoverPending, TicketSupervisor};
+use crate::tickets::turn::{RetryPolicy, TurnContext};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {reason}")]
+    Bind { addr: String, reason: String },
+    #[error("cannot read brain.knowledge_dir: {0}")]
+    Knowledge(String),
+    #[error("{0}")]
+    Brain(String),
+    #[error("server error: {0}")]
+    Server(String),
+}
+
+/// A started agent: the HTTP server and the handles tests and shutdown need.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub server: actix_web::dev::Server,
+    pub store: Store,
+    pub supervisor: Addr<TicketSupervisor>,
+    pub dedup: Addr<DedupActor>,
+}
+
+/// Builds the configured brain.
+pub fn build_brain(settings: &Settings) -> Result<Rc<dyn Brain>, StartError> {
+    let dir = settings.brain.knowledge_dir.trim();
+    let index = KnowledgeIndex::build(
+        &settings.autopilot.topics,
+        (!dir.is_empty()).then(|| Path::new(dir)),
+    )
+    .map_err(|e| StartError::Knowledge(e.to_string()))?;
+    match settings.brain.backend {
+        BrainBackend::KnowledgeBase => Ok(Rc::new(KnowledgeBrain::new(
+            index,
+            settings.brain.min_score,
+        ))),
+        BrainBackend::Openai => Err(StartError::Brain(
+            "brain.backend = \"openai\" is not available in this build; use \"knowledge-base\""
+                .into(),
+        )),
+    }
+}
+
+/// Starts everything on the current actix system, serving on `listener`.
+pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running, StartError> {
+    let addr = listener.local_addr().map_err(|e| StartError::Bind {
+        addr: settings.server.bind.clone(),
+        reason: e.to_string(),
+    })?;
+    let store = Store::open(&settings.storage.path)?;
+    let dedup = DedupActor::new(store.clone(), settings.dedup.window_secs).start();
+
+    let mode = settings.gorgias.mode;
+    let limiter = Arc::new(RateLimiter::new(
+        settings.gorgias.requests_per_window,
+        Duration::from_secs(settings.gorgias.window_secs),
+    ));
+    let api = (mode != Mode::DryRun).then(|| GorgiasApi::new(&settings.gorgias, limiter));
+    let cx = Rc::new(TurnContext {
+        store: store.clone(),
+        brain: build_brain(&settings)?,
+        guardrails: Guardrails::new(&settings.autopilot.topics, settings.handoff.max_ai_replies),
+        delivery: Delivery::new(mode, api, Sender::from_settings(&settings.gorgias)),
+        handoff: settings.handoff.clone(),
+        retry: RetryPolicy {
+            initial: Duration::from_millis(settings.gorgias.retry_initial_ms.max(1)),
+            max: Duration::from_millis(settings.gorgias.retry_max_ms.max(1)),
+            give_up_after: Duration::from_secs(settings.gorgias.retry_for_secs),
+        },
+    });
+    let supervisor = TicketSupervisor::new(cx, settings.idle_timeout()).start();
+    let recovered = supervisor
+        .send(RecoverPending)
+        .await
+        .map_err(|e| StartError::Server(e.to_string()))?;
+
+    let state = web::Data::new(AppState {
+        webhook_token: settings.server.webhook_token.clone(),
+        max_body_bytes: settings.server.max_body_bytes,
+        rules: FilterRules {
+            ai_user_id: settings.gorgias.ai_user_id,
+            autopilot: settings.autopilot.clone(),
+        },
+        store: store.clone(),
+        dedup: dedup.clone(),
+        supervisor: supervisor.clone(),
+    });
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .wrap(TracingLogger::<AgentRootSpan>::new())
+            .configure(routes)
+    })
+    .listen(listener)
+    .map_err(|e| StartError::Bind {
+        addr: addr.to_string(),
+        reason: e.to_string(),
+    })?
+    .shutdown_timeout(10)
+    .run();
+    tracing::info!(
+        %addr,
+        mode = mode.as_str(),
+        brain = ?settings.brain.backend,
+        recovered_tickets = recovered,
+        "gorgias-agent listening"
+    );
+    Ok(Running {
+        addr,
+        server,
+        store,
+        supervisor,
+        dedup,
+    })
+}
+
+/// Binds `server.bind`, serves until SIGTERM/Ctrl-C, then flushes storage.
+pub async fn serve(settings: Settings) -> Result<(), StartError> {
+    let listener = TcpListener::bind(&settings.server.bind).map_err(|e| StartError::Bind {
+        addr: settings.server.bind.clone(),
+        reason: e.to_string(),
+    })?;
+    let running = start(settings, listener).await?;
+    // actix-web stops accepting on SIGTERM/SIGINT and drains in-flight requests; every
+    // accepted event and every step of a turn is already committed, so flushing is all that
+    // is left to do.
+    let result = running.server.await;
+    running.store.flush()?;
+    tracing::info!("storage flushed; bye");
+    result.map_err(|e| StartError::Server(e.to_string()))
+}

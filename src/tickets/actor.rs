@@ -1,0 +1,199 @@
+//! One ticket's actor: owns the session, runs one turn at a time (wake-ups during a turn are
+//! coalesced into the next turn, which answers everything that arrived meanwhile), schedules
+//! retries, and asks the supervisor to be stopped when idle.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+
+use super::session::{Session, StateError};
+use super::supervisor::{Passivate, TicketSupervisor};
+use super::turn::{self, TurnContext, TurnEnd};
+use crate::store::Write;
+use crate::time::now_secs;
+
+/// New work may be waiting in the inbox: run a turn (or one more after the current one).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Wake;
+
+/// A copy of the session as the actor holds it (last committed state).
+#[derive(Message)]
+#[rtype(result = "Session")]
+pub struct Snapshot;
+
+/// Make a handed-off session active again (an operator's decision).
+#[derive(Message)]
+#[rtype(result = "Result<Session, ResumeError>")]
+pub struct Resume {
+    pub by: String,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ResumeError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("cannot store the resumed session: {0}")]
+    Store(String),
+    #[error("the ticket is busy; try again")]
+    Busy,
+}
+
+pub struct TicketActor {
+    ticket_id: u64,
+    session: Session,
+    cx: Rc<TurnContext>,
+    supervisor: Addr<TicketSupervisor>,
+    idle_timeout: Duration,
+    turn_running: bool,
+    wake_pending: bool,
+    retry_scheduled: Option<SpawnHandle>,
+    last_activity: Instant,
+}
+
+impl TicketActor {
+    pub fn new(
+        mut session: Session,
+        cx: Rc<TurnContext>,
+        supervisor: Addr<TicketSupervisor>,
+        idle_timeout: Duration,
+    ) -> TicketActor {
+        // Hydrated with undelivered actions means the previous process stopped mid-delivery:
+        // the head post may have reached Gorgias, so it is looked up before being posted again.
+        if let Some(head) = session.outbox.front_mut() {
+            head.maybe_sent = true;
+        }
+        TicketActor {
+            ticket_id: session.ticket_id,
+            session,
+            cx,
+            supervisor,
+            idle_timeout,
+            turn_running: false,
+            wake_pending: false,
+            retry_scheduled: None,
+            last_activity: Instant::now(),
+        }
+    }
+
+    fn start_turn(&mut self, ctx: &mut Context<Self>) {
+        self.turn_running = true;
+        self.wake_pending = false;
+        let turn = turn::run(self.cx.clone(), self.session.clone());
+        ctx.spawn(turn.into_actor(self).map(|(session, end), act, ctx| {
+            act.session = session;
+            act.turn_running = false;
+            act.last_activity = Instant::now();
+            match end {
+                TurnEnd::Idle => {
+                    if act.wake_pending {
+                        act.start_turn(ctx);
+                    }
+                }
+                TurnEnd::RetryIn(delay) => {
+                    act.retry_scheduled = Some(ctx.run_later(delay, |act, ctx| {
+                        act.retry_scheduled = None;
+                        act.start_turn(ctx);
+                    }));
+                }
+            }
+        }));
+    }
+
+    fn is_idle(&self) -> bool {
+        !self.turn_running
+            && !self.wake_pending
+            && self.retry_scheduled.is_none()
+            && !self.session.has_pending_work()
+            && self.last_activity.elapsed() >= self.idle_timeout
+    }
+
+    /// Asks the supervisor to forget this actor, with the mailbox paused so no wake-up can slip
+    /// in between the answer and the stop.
+    fn request_passivation(&mut self, ctx: &mut Context<Self>) {
+        let ask = self.supervisor.send(Passivate {
+            ticket_id: self.ticket_id,
+            addr: ctx.address(),
+        });
+        ctx.wait(ask.into_actor(self).map(|answer, act, ctx| {
+            if answer.unwrap_or(false) {
+                tracing::debug!(ticket_id = act.ticket_id, "ticket actor passivated");
+                ctx.stop();
+            } else {
+                act.last_activity = Instant::now();
+            }
+        }));
+    }
+}
+
+impl Actor for TicketActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        let every =
+            (self.idle_timeout / 2).clamp(Duration::from_millis(10), Duration::from_secs(30));
+        ctx.run_interval(every, |act, ctx| {
+            if act.is_idle() {
+                act.request_passivation(ctx);
+            }
+        });
+    }
+}
+
+impl Handler<Wake> for TicketActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Wake, ctx: &mut Self::Context) {
+        self.last_activity = Instant::now();
+        // During a turn or a scheduled retry the next run takes the inbox anyway; starting now
+        // would break per-ticket ordering or hammer a failing Gorgias.
+        if self.turn_running || self.retry_scheduled.is_some() {
+            self.wake_pending = true;
+        } else {
+            self.start_turn(ctx);
+        }
+    }
+}
+
+impl Handler<Snapshot> for TicketActor {
+    type Result = MessageResult<Snapshot>;
+
+    fn handle(&mut self, _: Snapshot, _: &mut Self::Context) -> Self::Result {
+        MessageResult(self.session.clone())
+    }
+}
+
+impl Handler<Resume> for TicketActor {
+    type Result = ResponseActFuture<Self, Result<Session, ResumeError>>;
+
+    fn handle(&mut self, msg: Resume, _: &mut Self::Context) -> Self::Result {
+        if self.turn_running {
+            return Box::pin(fut::ready(Err(ResumeError::Busy)));
+        }
+        let mut next = self.session.clone();
+        if let Err(e) = next.resume(now_secs(), &msg.by) {
+            return Box::pin(fut::ready(Err(e.into())));
+        }
+        let store = self.cx.store.clone();
+        let writes = Write::session_put(&next);
+        Box::pin(
+            async move { store.commit(writes).await.map(|_| next) }
+                .into_actor(self)
+                .map(|result, act, _| match result {
+                    Ok(session) => {
+                        tracing::info!(
+                            ticket_id = act.ticket_id,
+                            outcome = "resumed",
+                            reason = "operator",
+                            "decision"
+                        );
+                        act.session = session.clone();
+                        act.last_activity = Instant::now();
+                        Ok(session)
+                    }
+                    Err(e) => Err(ResumeError::Store(e.to_string())),
+                }),
+        )
+    }
+}

@@ -1,0 +1,91 @@
+//! Carries out one outbox action against Gorgias, as the mode says: `live` and `shadow` call
+//! Gorgias (shadow never plans public replies or reassignment), `dry-run` calls nothing.
+//! A post whose earlier outcome is unknown is first looked up by its `external_id`.
+
+use serde_json::Value;
+
+use crate::config::Mode;
+use crate::gorgias::api::{assign_body, note_body, reply_body, GorgiasApi, GorgiasError, Sender};
+use crate::tickets::session::{ActionKind, OutboundAction};
+
+pub struct Delivery {
+    mode: Mode,
+    api: Option<GorgiasApi>,
+    sender: Sender,
+}
+
+impl Delivery {
+    /// `api` is `None` in dry-run mode (no client is even built).
+    pub fn new(mode: Mode, api: Option<GorgiasApi>, sender: Sender) -> Delivery {
+        Delivery { mode, api, sender }
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Executes `action`; returns the Gorgias id of a posted message.
+    pub async fn execute(
+        &self,
+        ticket_id: u64,
+        action: &OutboundAction,
+    ) -> Result<Option<u64>, GorgiasError> {
+        let api = match (&self.api, self.mode) {
+            (Some(api), Mode::Live | Mode::Shadow) => api,
+            _ => {
+                tracing::info!(
+                    ticket_id,
+                    action = action.kind.name(),
+                    external_id = %action.external_id,
+                    "dry-run: Gorgias not called"
+                );
+                return Ok(None);
+            }
+        };
+        match &action.kind {
+            ActionKind::Reply { target, text } => {
+                let body = reply_body(target, text, &self.sender, &action.external_id);
+                self.post_once(api, ticket_id, action, &body)
+                    .await
+                    .map(Some)
+            }
+            ActionKind::Note { text } => {
+                let body = note_body(text, &self.sender, &action.external_id);
+                self.post_once(api, ticket_id, action, &body)
+                    .await
+                    .map(Some)
+            }
+            ActionKind::Reassign { user_id, team_id } => api
+                .update_ticket(ticket_id, &assign_body(*user_id, *team_id))
+                .await
+                .map(|_| None),
+        }
+    }
+
+    /// Posting is not idempotent in Gorgias: when an earlier attempt may have gone through,
+    /// look for our `external_id` on the ticket before posting again.
+    async fn post_once(
+        &self,
+        api: &GorgiasApi,
+        ticket_id: u64,
+        action: &OutboundAction,
+        body: &Value,
+    ) -> Result<u64, GorgiasError> {
+        if action.maybe_sent {
+            let existing = api.list_messages(ticket_id).await?;
+            if let Some(found) = existing
+                .iter()
+                .find(|m| m.external_id.as_deref() == Some(action.external_id.as_str()))
+            {
+                tracing::info!(
+                    ticket_id,
+                    external_id = %action.external_id,
+                    message_id = found.id,
+                    "earlier post found on the ticket; not posting again"
+                );
+                return Ok(found.id);
+            }
+        }
+        api.create_message(ticket_id, body).await
+    }
+}

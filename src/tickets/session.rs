@@ -1,0 +1,524 @@
+//! One ticket's session, as a pure value: the conversation in order, the Active → HandedOff state
+//! machine, the decisions taken (for operators), and the outbox of Gorgias actions still to do.
+//!
+//! The outbox lives inside the session so that a decision and the actions it implies are stored
+//! in one atomic write: after a crash either both exist or neither does.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use crate::filter::{Customer, CustomerMessage, EXTERNAL_ID_PREFIX};
+use crate::gorgias::webhook::Address;
+
+/// How many decisions a session keeps (oldest dropped first).
+pub const MAX_DECISIONS: usize = 200;
+/// How many permanently failed actions a session keeps for operators.
+pub const MAX_FAILED: usize = 50;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Customer,
+    Ai,
+}
+
+/// One message of the conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub role: Role,
+    pub text: String,
+    /// Gorgias message id: the customer's message, or the AI's once Gorgias confirmed the post.
+    pub message_id: Option<u64>,
+    /// For AI messages: the `external_id` the post carries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// Unix seconds.
+    pub at: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionState {
+    Active,
+    HandedOff,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    #[error("the session is already handed off")]
+    AlreadyHandedOff,
+    #[error("the session is not handed off")]
+    NotHandedOff,
+}
+
+/// A decision taken on the ticket, kept for the admin API and the on-call engineer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    pub at: u64,
+    /// `replied`, `handed_off`, `ignored`, `resumed`, `action_failed`, ...
+    pub outcome: String,
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub message_ids: Vec<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Where and to whom a public reply goes; taken from the customer message it answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyTarget {
+    pub channel: String,
+    pub customer: Customer,
+    pub customer_address: Address,
+    pub support_address: Option<Address>,
+    pub subject: Option<String>,
+}
+
+impl ReplyTarget {
+    pub fn from_message(m: &CustomerMessage) -> ReplyTarget {
+        ReplyTarget {
+            channel: m.channel.clone(),
+            customer: m.customer.clone(),
+            customer_address: m.customer_address.clone(),
+            support_address: m.support_address.clone(),
+            subject: m.subject.clone(),
+        }
+    }
+}
+
+/// A Gorgias action the session owes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ActionKind {
+    /// A public reply to the customer.
+    Reply { target: ReplyTarget, text: String },
+    /// An internal note for the team.
+    Note { text: String },
+    /// Reassign the ticket (each part only where configured).
+    Reassign {
+        user_id: Option<u64>,
+        team_id: Option<u64>,
+    },
+}
+
+impl ActionKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ActionKind::Reply { .. } => "reply",
+            ActionKind::Note { .. } => "note",
+            ActionKind::Reassign { .. } => "reassign",
+        }
+    }
+}
+
+/// An action in the outbox with its delivery bookkeeping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboundAction {
+    pub seq: u64,
+    /// Unique per action; carried by posted messages so a retry can find an earlier post.
+    pub external_id: String,
+    pub kind: ActionKind,
+    pub attempts: u32,
+    /// When the first failed attempt happened (unix seconds): retries stop after a deadline.
+    pub first_failure_at: Option<u64>,
+    /// A post may have reached Gorgias (timeout, reset, crash): look before posting again.
+    pub maybe_sent: bool,
+    pub last_error: Option<String>,
+}
+
+/// An action given up on, kept for operators.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedAction {
+    pub action: OutboundAction,
+    pub error: String,
+    pub at: u64,
+}
+
+/// The result of offering a customer message to the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    /// New message, waiting for an answer.
+    New,
+    /// Already in the history (redelivery after a crash): nothing to do.
+    Known,
+    /// Recorded, but the ticket is with a human: it will not be answered.
+    WhileHandedOff,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    pub ticket_id: u64,
+    pub state: SessionState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handed_off_at: Option<u64>,
+    pub history: Vec<HistoryEntry>,
+    /// Customer messages before this index are answered (or were handled by a handoff).
+    pub answered_upto: usize,
+    /// Where the next reply goes: the latest customer message's channel and addresses.
+    pub target: Option<ReplyTarget>,
+    pub decisions: VecDeque<DecisionRecord>,
+    pub outbox: VecDeque<OutboundAction>,
+    pub failed: VecDeque<FailedAction>,
+    pub next_action_seq: u64,
+}
+
+impl Session {
+    pub fn new(ticket_id: u64) -> Session {
+        Session {
+            ticket_id,
+            state: SessionState::Active,
+            handed_off_at: None,
+            history: Vec::new(),
+            answered_upto: 0,
+            target: None,
+            decisions: VecDeque::new(),
+            outbox: VecDeque::new(),
+            failed: VecDeque::new(),
+            next_action_seq: 1,
+        }
+    }
+
+    pub fn is_handed_off(&self) -> bool {
+        self.state == SessionState::HandedOff
+    }
+
+    pub fn handed_off_at(&self) -> Option<u64> {
+        self.handed_off_at.filter(|_| self.is_handed_off())
+    }
+
+    /// Takes a customer message into the history, once (idempotent by Gorgias message id).
+    pub fn accept(&mut self, message: &CustomerMessage, now: u64) -> Accepted {
+        let known = self
+            .history
+            .iter()
+            .any(|e| e.role == Role::Customer && e.message_id == Some(message.message_id));
+        if known {
+            return Accepted::Known;
+        }
+        self.history.push(HistoryEntry {
+            role: Role::Customer,
+            text: message.text.clone(),
+            message_id: Some(message.message_id),
+            external_id: None,
+            at: now,
+        });
+        self.target = Some(ReplyTarget::from_message(message));
+        if self.is_handed_off() {
+            self.answered_upto = self.history.len();
+            self.record(now, "ignored", "handed_off", vec![message.message_id], None);
+            Accepted::WhileHandedOff
+        } else {
+            Accepted::New
+        }
+    }
+
+    /// Customer messages still waiting for an answer (none once handed off).
+    pub fn unanswered(&self) -> Vec<&HistoryEntry> {
+        if self.is_handed_off() {
+            return Vec::new();
+        }
+        self.history
+            .iter()
+            .skip(self.answered_upto)
+            .filter(|e| e.role == Role::Customer)
+            .collect()
+    }
+
+    /// How many replies the AI has given on this ticket.
+    pub fn ai_reply_count(&self) -> u32 {
+        self.history.iter().filter(|e| e.role == Role::Ai).count() as u32
+    }
+
+    /// Records an AI message answering everything unanswered so far.
+    pub fn record_ai_message(&mut self, text: &str, external_id: &str, now: u64) {
+        self.history.push(HistoryEntry {
+            role: Role::Ai,
+            text: text.to_string(),
+            message_id: None,
+            external_id: Some(external_id.to_string()),
+            at: now,
+        });
+        self.answered_upto = self.history.len();
+    }
+
+    /// Active → HandedOff.
+    pub fn hand_off(&mut self, now: u64) -> Result<(), StateError> {
+        if self.is_handed_off() {
+            return Err(StateError::AlreadyHandedOff);
+        }
+        self.state = SessionState::HandedOff;
+        self.handed_off_at = Some(now);
+        self.answered_upto = self.history.len();
+        Ok(())
+    }
+
+    /// HandedOff → Active, by an explicit operator action.
+    pub fn resume(&mut self, now: u64, by: &str) -> Result<(), StateError> {
+        if !self.is_handed_off() {
+            return Err(StateError::NotHandedOff);
+        }
+        self.state = SessionState::Active;
+        self.handed_off_at = None;
+        self.answered_upto = self.history.len();
+        self.record(
+            now,
+            "resumed",
+            "operator",
+            Vec::new(),
+            Some(format!("by {by}")),
+        );
+        Ok(())
+    }
+
+    pub fn record(
+        &mut self,
+        at: u64,
+        outcome: &str,
+        reason: &str,
+        message_ids: Vec<u64>,
+        detail: Option<String>,
+    ) {
+        self.decisions.push_back(DecisionRecord {
+            at,
+            outcome: outcome.to_string(),
+            reason: reason.to_string(),
+            message_ids,
+            detail,
+        });
+        while self.decisions.len() > MAX_DECISIONS {
+            self.decisions.pop_front();
+        }
+    }
+
+    /// The `external_id` the next action will carry.
+    pub fn next_external_id(&self) -> String {
+        format!(
+            "{EXTERNAL_ID_PREFIX}{}:{}",
+            self.ticket_id, self.next_action_seq
+        )
+    }
+
+    /// Appends actions to the outbox, in order; returns their external ids.
+    pub fn enqueue(&mut self, kinds: Vec<ActionKind>) -> Vec<String> {
+        kinds
+            .into_iter()
+            .map(|kind| {
+                let external_id = self.next_external_id();
+                self.outbox.push_back(OutboundAction {
+                    seq: self.next_action_seq,
+                    external_id: external_id.clone(),
+                    kind,
+                    attempts: 0,
+                    first_failure_at: None,
+                    maybe_sent: false,
+                    last_error: None,
+                });
+                self.next_action_seq += 1;
+                external_id
+            })
+            .collect()
+    }
+
+    /// The head action is done; a posted message's Gorgias id is kept in the history.
+    pub fn complete_head(&mut self, posted_message_id: Option<u64>) -> Option<OutboundAction> {
+        let done = self.outbox.pop_front()?;
+        if let Some(id) = posted_message_id {
+            if let Some(entry) = self
+                .history
+                .iter_mut()
+                .find(|e| e.external_id.as_deref() == Some(done.external_id.as_str()))
+            {
+                entry.message_id = Some(id);
+            }
+        }
+        Some(done)
+    }
+
+    /// The head action is given up on.
+    pub fn fail_head(&mut self, error: String, now: u64) -> Option<OutboundAction> {
+        let failed = self.outbox.pop_front()?;
+        self.failed.push_back(FailedAction {
+            action: failed.clone(),
+            error,
+            at: now,
+        });
+        while self.failed.len() > MAX_FAILED {
+            self.failed.pop_front();
+        }
+        Some(failed)
+    }
+
+    /// Whether anything is owed: unanswered messages or undelivered actions.
+    pub fn has_pending_work(&self) -> bool {
+        !self.outbox.is_empty() || !self.unanswered().is_empty()
+    }
+
+    /// A plain extract for the human picking the ticket up: first and last customer message.
+    pub fn plain_summary(&self) -> String {
+        let customer: Vec<&HistoryEntry> = self
+            .history
+            .iter()
+            .filter(|e| e.role == Role::Customer)
+            .collect();
+        let clip = |s: &str| {
+            let s = s.trim().replace('\n', " ");
+            if s.chars().count() > 300 {
+                format!("{}…", s.chars().take(300).collect::<String>())
+            } else {
+                s
+            }
+        };
+        match (customer.first(), customer.last()) {
+            (Some(first), Some(last)) if customer.len() > 1 => format!(
+                "Customer first wrote: \"{}\"\nCustomer last wrote: \"{}\"\n({} customer messages, {} AI replies)",
+                clip(&first.text),
+                clip(&last.text),
+                customer.len(),
+                self.ai_reply_count()
+            ),
+            (Some(only), _) => format!("Customer wrote: \"{}\"", clip(&only.text)),
+            _ => "No customer message recorded.".to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(id: u64, text: &str) -> CustomerMessage {
+        CustomerMessage {
+            ticket_id: 1,
+            message_id: id,
+            channel: "email".into(),
+            customer: Customer {
+                id: Some(2),
+                email: "c@x".into(),
+                name: None,
+            },
+            customer_address: Address {
+                address: "c@x".into(),
+                name: None,
+            },
+            support_address: None,
+            subject: None,
+            text: text.into(),
+            created_datetime: None,
+        }
+    }
+
+    #[test]
+    fn accepting_is_idempotent_by_message_id() {
+        let mut s = Session::new(1);
+        assert_eq!(s.accept(&message(10, "hi"), 1), Accepted::New);
+        assert_eq!(s.accept(&message(10, "hi"), 2), Accepted::Known);
+        assert_eq!(s.accept(&message(11, "hi"), 3), Accepted::New);
+        assert_eq!(s.history.len(), 2);
+        assert_eq!(s.unanswered().len(), 2);
+    }
+
+    #[test]
+    fn an_ai_message_answers_everything_before_it() {
+        let mut s = Session::new(1);
+        s.accept(&message(10, "hi"), 1);
+        s.accept(&message(11, "where is my order"), 1);
+        s.record_ai_message("It shipped.", "x:1", 2);
+        assert!(s.unanswered().is_empty());
+        assert_eq!(s.ai_reply_count(), 1);
+        s.accept(&message(12, "thanks"), 3);
+        let open: Vec<_> = s.unanswered().iter().map(|e| e.message_id).collect();
+        assert_eq!(open, vec![Some(12)]);
+        let roles: Vec<_> = s.history.iter().map(|e| e.role).collect();
+        assert_eq!(
+            roles,
+            [Role::Customer, Role::Customer, Role::Ai, Role::Customer]
+        );
+    }
+
+    #[test]
+    fn state_machine_active_handed_off_and_resume() {
+        let mut s = Session::new(1);
+        assert_eq!(s.state, SessionState::Active);
+        assert_eq!(s.resume(1, "op"), Err(StateError::NotHandedOff));
+        s.hand_off(5).unwrap();
+        assert_eq!(s.handed_off_at(), Some(5));
+        assert_eq!(s.hand_off(6), Err(StateError::AlreadyHandedOff));
+        s.resume(7, "op").unwrap();
+        assert_eq!(s.state, SessionState::Active);
+        assert_eq!(s.handed_off_at(), None);
+        assert_eq!(s.decisions.back().unwrap().outcome, "resumed");
+    }
+
+    #[test]
+    fn messages_after_handoff_are_recorded_but_never_unanswered() {
+        let mut s = Session::new(1);
+        s.accept(&message(10, "help"), 1);
+        s.hand_off(2).unwrap();
+        assert_eq!(
+            s.accept(&message(11, "hello?"), 3),
+            Accepted::WhileHandedOff
+        );
+        assert!(s.unanswered().is_empty());
+        assert!(!s.has_pending_work());
+        assert_eq!(s.decisions.back().unwrap().reason, "handed_off");
+        // Resuming does not answer what arrived while a human had the ticket.
+        s.resume(4, "op").unwrap();
+        assert!(s.unanswered().is_empty());
+        s.accept(&message(12, "again"), 5);
+        assert_eq!(s.unanswered().len(), 1);
+    }
+
+    #[test]
+    fn outbox_orders_actions_with_unique_external_ids() {
+        let mut s = Session::new(42);
+        s.accept(&message(10, "hi"), 1);
+        let ids = s.enqueue(vec![
+            ActionKind::Note { text: "a".into() },
+            ActionKind::Reassign {
+                user_id: Some(1),
+                team_id: None,
+            },
+        ]);
+        assert_eq!(ids, vec!["gorgias-agent:42:1", "gorgias-agent:42:2"]);
+        assert!(s.has_pending_work());
+        assert_eq!(s.complete_head(None).unwrap().seq, 1);
+        assert_eq!(s.fail_head("400".into(), 3).unwrap().seq, 2);
+        assert!(s.outbox.is_empty());
+        assert_eq!(s.failed.len(), 1);
+    }
+
+    #[test]
+    fn completing_a_post_records_its_gorgias_id_on_the_ai_message() {
+        let mut s = Session::new(1);
+        s.accept(&message(10, "hi"), 1);
+        let ext = s.next_external_id();
+        s.record_ai_message("hello", &ext, 2);
+        s.enqueue(vec![ActionKind::Note { text: "x".into() }]);
+        s.complete_head(Some(999));
+        assert_eq!(s.history.last().unwrap().message_id, Some(999));
+    }
+
+    #[test]
+    fn decisions_are_bounded() {
+        let mut s = Session::new(1);
+        for i in 0..(MAX_DECISIONS as u64 + 10) {
+            s.record(i, "ignored", "x", vec![], None);
+        }
+        assert_eq!(s.decisions.len(), MAX_DECISIONS);
+        assert_eq!(s.decisions.front().unwrap().at, 10);
+    }
+
+    #[test]
+    fn plain_summary_quotes_first_and_last_customer_message() {
+        let mut s = Session::new(1);
+        assert!(s.plain_summary().contains("No customer"));
+        s.accept(&message(10, "Where is my order?"), 1);
+        assert!(s.plain_summary().contains("Where is my order?"));
+        s.record_ai_message("It shipped", "x", 2);
+        s.accept(&message(11, "It never arrived"), 3);
+        let summary = s.plain_summary();
+        assert!(summary.contains("Where is my order?"));
+        assert!(summary.contains("It never arrived"));
+    }
+}
