@@ -42,7 +42,10 @@ pub enum StartError {
 /// A started agent: the HTTP server and the handles tests and shutdown need.
 pub struct Running {
     pub addr: SocketAddr,
-    pub server: actix_web::dev::Server,
+    /// Stops the HTTP server (gracefully or not).
+    pub server: actix_web::dev::ServerHandle,
+    /// Resolves when the HTTP server has stopped (after a signal or `server.stop`).
+    pub stopped: actix_web::rt::task::JoinHandle<std::io::Result<()>>,
     pub store: Store,
     pub supervisor: Addr<TicketSupervisor>,
     pub dedup: Addr<DedupActor>,
@@ -125,6 +128,8 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
     })?
     .shutdown_timeout(10)
     .run();
+    let handle = server.handle();
+    let stopped = actix_web::rt::spawn(server);
     tracing::info!(
         %addr,
         mode = mode.as_str(),
@@ -134,7 +139,8 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
     );
     Ok(Running {
         addr,
-        server,
+        server: handle,
+        stopped,
         store,
         supervisor,
         dedup,
@@ -151,8 +157,12 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
     // actix-web stops accepting on SIGTERM/SIGINT and drains in-flight requests; every
     // accepted event and every step of a turn is already committed, so flushing is all that
     // is left to do.
-    let result = running.server.await;
+    let result = running.stopped.await;
     running.store.flush()?;
     tracing::info!("storage flushed; bye");
-    result.map_err(|e| StartError::Server(e.to_string()))
+    match result {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(StartError::Server(e.to_string())),
+        Err(e) => Err(StartError::Server(e.to_string())),
+    }
 }

@@ -175,6 +175,9 @@ impl Store {
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(64 * 1024 * 1024)
+            // Durability comes from the committer's explicit flushes; without the periodic
+            // flusher thread, dropping the last handle releases the file lock at once.
+            .flush_every_ms(None)
             .open()
             .map_err(|e| open_err(e.to_string()))?;
         let tree = |name: &str| db.open_tree(name).map_err(|e| open_err(e.to_string()));

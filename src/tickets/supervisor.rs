@@ -198,3 +198,240 @@ impl Handler<ResumeTicket> for TicketSupervisor {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::time::Instant;
+
+    use futures_util::future::LocalBoxFuture;
+    use futures_util::FutureExt;
+
+    use super::*;
+    use crate::brain::guardrails::Guardrails;
+    use crate::brain::{Brain, BrainError, BrainInput, Decision};
+    use crate::config::{HandoffSettings, Mode};
+    use crate::filter::{Customer, CustomerMessage};
+    use crate::gorgias::api::Sender;
+    use crate::gorgias::webhook::Address;
+    use crate::store::{InboxKey, Write};
+    use crate::tickets::delivery::Delivery;
+    use crate::tickets::session::Role;
+    use crate::tickets::turn::RetryPolicy;
+
+    /// A slow brain that records how many decisions run at once.
+    struct SlowBrain {
+        in_flight: Rc<Cell<usize>>,
+        max_in_flight: Rc<Cell<usize>>,
+        delay: Duration,
+    }
+
+    impl Brain for SlowBrain {
+        fn name(&self) -> &'static str {
+            "slow"
+        }
+        fn decide(
+            &self,
+            input: BrainInput,
+        ) -> LocalBoxFuture<'static, Result<Decision, BrainError>> {
+            let (in_flight, max, delay) = (
+                self.in_flight.clone(),
+                self.max_in_flight.clone(),
+                self.delay,
+            );
+            async move {
+                in_flight.set(in_flight.get() + 1);
+                max.set(max.get().max(in_flight.get()));
+                // Simulates a model that takes a while to answer.
+                tokio::time::sleep(delay).await;
+                in_flight.set(in_flight.get() - 1);
+                Ok(Decision::Reply {
+                    text: format!("answer to: {}", input.new_text()),
+                    reason: "test".into(),
+                })
+            }
+            .boxed_local()
+        }
+    }
+
+    fn context(store: &Store, brain: Rc<dyn Brain>) -> Rc<TurnContext> {
+        Rc::new(TurnContext {
+            store: store.clone(),
+            brain,
+            guardrails: Guardrails::new(&[], 100),
+            delivery: Delivery::new(
+                Mode::DryRun,
+                None,
+                Sender {
+                    ai_user_id: 1,
+                    name: "AI".into(),
+                    email: String::new(),
+                },
+            ),
+            handoff: HandoffSettings::default(),
+            retry: RetryPolicy {
+                initial: Duration::from_millis(10),
+                max: Duration::from_millis(50),
+                give_up_after: Duration::from_secs(60),
+            },
+        })
+    }
+
+    fn message(ticket_id: u64, message_id: u64, text: &str) -> CustomerMessage {
+        CustomerMessage {
+            ticket_id,
+            message_id,
+            channel: "chat".into(),
+            customer: Customer {
+                id: Some(9),
+                email: "c@x".into(),
+                name: None,
+            },
+            customer_address: Address {
+                address: "c@x".into(),
+                name: None,
+            },
+            support_address: None,
+            subject: None,
+            text: text.into(),
+            created_datetime: None,
+        }
+    }
+
+    async fn deliver(store: &Store, supervisor: &Addr<TicketSupervisor>, m: CustomerMessage) {
+        let key = InboxKey {
+            ticket_id: m.ticket_id,
+            seq: store.next_seq().unwrap(),
+        };
+        store.commit(vec![Write::inbox_put(key, &m)]).await.unwrap();
+        supervisor.send(WakeTicket(m.ticket_id)).await.unwrap();
+    }
+
+    async fn settled(store: &Store, ticket_id: u64, customer_messages: usize) -> Session {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(s) = store.load_session(ticket_id).unwrap() {
+                let customers = s
+                    .history
+                    .iter()
+                    .filter(|e| e.role == Role::Customer)
+                    .count();
+                if customers == customer_messages && !s.has_pending_work() {
+                    return s;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ticket {ticket_id} did not settle"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[actix::test]
+    async fn a_ticket_runs_one_turn_at_a_time_while_tickets_run_in_parallel() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let (in_flight, max) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(0)));
+        let brain = Rc::new(SlowBrain {
+            in_flight: in_flight.clone(),
+            max_in_flight: max.clone(),
+            delay: Duration::from_millis(50),
+        });
+        let supervisor =
+            TicketSupervisor::new(context(&store, brain), Duration::from_secs(60)).start();
+
+        // Ticket 1 gets three messages in quick succession.
+        for id in 1..=3 {
+            deliver(&store, &supervisor, message(1, id, &format!("part {id}"))).await;
+        }
+        let session = settled(&store, 1, 3).await;
+        assert_eq!(max.get(), 1, "one ticket never has two decisions in flight");
+        // Every message is answered, in order, and the history is persisted in order.
+        let customers: Vec<u64> = session
+            .history
+            .iter()
+            .filter(|e| e.role == Role::Customer)
+            .filter_map(|e| e.message_id)
+            .collect();
+        assert_eq!(customers, vec![1, 2, 3]);
+        assert_eq!(session.history.last().unwrap().role, Role::Ai);
+        assert!(session.history.last().unwrap().text.contains("part 3"));
+        assert!(session.unanswered().is_empty());
+
+        // Two tickets at once overlap.
+        max.set(0);
+        deliver(&store, &supervisor, message(2, 1, "hello")).await;
+        deliver(&store, &supervisor, message(3, 1, "hello")).await;
+        settled(&store, 2, 1).await;
+        settled(&store, 3, 1).await;
+        assert_eq!(max.get(), 2, "different tickets proceed in parallel");
+    }
+
+    #[actix::test]
+    async fn idle_actors_are_passivated_and_rehydrated_from_storage() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let brain = Rc::new(SlowBrain {
+            in_flight: Rc::new(Cell::new(0)),
+            max_in_flight: Rc::new(Cell::new(0)),
+            delay: Duration::from_millis(1),
+        });
+        let supervisor =
+            TicketSupervisor::new(context(&store, brain), Duration::from_millis(30)).start();
+        deliver(&store, &supervisor, message(7, 1, "first")).await;
+        settled(&store, 7, 1).await;
+        assert_eq!(supervisor.send(LiveActors).await.unwrap(), 1);
+
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while supervisor.send(LiveActors).await.unwrap() != 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the idle actor was not passivated"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+
+        // A new message spawns a fresh actor from the stored session: the history continues.
+        deliver(&store, &supervisor, message(7, 2, "second")).await;
+        let session = settled(&store, 7, 2).await;
+        let texts: Vec<&str> = session.history.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            ["first", "answer to: first", "second", "answer to: second"]
+        );
+        let snapshot = supervisor
+            .send(GetSession(7))
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(snapshot.history.len(), 4);
+    }
+
+    #[actix::test]
+    async fn work_left_in_storage_is_recovered_on_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        // Accepted before a crash, never taken by an actor.
+        let key = InboxKey {
+            ticket_id: 8,
+            seq: 1,
+        };
+        store
+            .commit(vec![Write::inbox_put(key, &message(8, 1, "still there?"))])
+            .await
+            .unwrap();
+        let brain = Rc::new(SlowBrain {
+            in_flight: Rc::new(Cell::new(0)),
+            max_in_flight: Rc::new(Cell::new(0)),
+            delay: Duration::from_millis(1),
+        });
+        let supervisor =
+            TicketSupervisor::new(context(&store, brain), Duration::from_secs(60)).start();
+        assert_eq!(supervisor.send(RecoverPending).await.unwrap(), 1);
+        let session = settled(&store, 8, 1).await;
+        assert_eq!(session.ai_reply_count(), 1);
+        assert!(store.inbox_for(8).is_empty());
+    }
+}

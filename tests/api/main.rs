@@ -1,0 +1,10 @@
+//! Integration tests: the real server on port 0 against a stateful fake Gorgias on loopback.
+
+#![allow(dead_code)] // the harness offers more than every test uses
+
+mod fake_gorgias;
+mod handoff;
+mod helpers;
+mod intake;
+mod replies;
+mod restart;
