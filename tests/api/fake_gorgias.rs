@@ -256,7 +256,7 @@ fn answer(
     if s.outage_until.is_some_and(|t| Instant::now() < t) {
         return (error(503, "An external service had an issue."), false);
     }
-    if s.fail_every > 0 && s.call_count % s.fail_every == 0 {
+    if s.fail_every > 0 && s.call_count.is_multiple_of(s.fail_every) {
         return (error(503, "An external service had an issue."), false);
     }
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
