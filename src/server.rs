@@ -96,6 +96,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
             initial: Duration::from_millis(settings.gorgias.retry_initial_ms.max(1)),
             max: Duration::from_millis(settings.gorgias.retry_max_ms.max(1)),
             give_up_after: Duration::from_secs(settings.gorgias.retry_for_secs),
+            in_doubt_delay: Duration::from_secs(settings.gorgias.request_timeout_secs),
         },
     });
     let supervisor = TicketSupervisor::new(cx, settings.idle_timeout()).start();

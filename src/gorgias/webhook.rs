@@ -565,4 +565,91 @@ mod tests {
         .unwrap();
         assert_eq!(e.message.unwrap().text, "Hi & hello\nsecond");
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+        use serde_json::json;
+
+        /// Any JSON value, a few levels deep.
+        fn any_json() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::Bool),
+                any::<i64>().prop_map(|n| json!(n)),
+                any::<f64>().prop_map(|f| json!(f)),
+                ".{0,20}".prop_map(Value::String),
+            ];
+            leaf.prop_recursive(4, 64, 8, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                    prop::collection::hash_map("[a-z_]{1,12}", inner, 0..6)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// An id as Gorgias or a template might send it.
+        fn any_id() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                any::<u64>().prop_map(|n| json!(n)),
+                any::<u64>().prop_map(|n| json!(n.to_string())),
+                any::<i64>().prop_map(|n| json!(n)),
+                ".{0,8}".prop_map(Value::String),
+                Just(Value::Null),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn arbitrary_bytes_never_panic(body in prop::collection::vec(any::<u8>(), 0..512)) {
+                let _ = parse_event(&body);
+            }
+
+            #[test]
+            fn arbitrary_json_never_panics(value in any_json()) {
+                let _ = parse_event(value.to_string().as_bytes());
+            }
+
+            #[test]
+            fn context_shaped_bodies_parse_or_name_a_path(
+                ticket_id in any_id(),
+                message_id in any_id(),
+                assignee in any_id(),
+                from_agent in any_json(),
+                sender in any_json(),
+                extra in any_json(),
+                as_string in any::<bool>(),
+            ) {
+                let ticket = json!({"id": ticket_id, "assignee_user_id": assignee, "extra": extra});
+                let message = json!({"id": message_id, "from_agent": from_agent, "sender": sender});
+                let body = if as_string {
+                    json!({"ticket": ticket.to_string(), "message": message.to_string()})
+                } else {
+                    json!({"ticket": ticket, "message": message})
+                };
+                match parse_event(body.to_string().as_bytes()) {
+                    Ok(event) => {
+                        // A parsed id is the id that was sent.
+                        let sent = &ticket["id"];
+                        let expected = sent.as_u64().or_else(|| sent.as_str().and_then(|s| s.trim().parse().ok()));
+                        prop_assert_eq!(Some(event.ticket.id), expected);
+                    }
+                    Err(e) => {
+                        let text = e.to_string();
+                        prop_assert!(text.contains("ticket") || text.contains("message"), "{}", text);
+                    }
+                }
+            }
+
+            #[test]
+            fn numeric_ids_round_trip_as_numbers_or_strings(id in any::<u64>(), as_text in any::<bool>()) {
+                let raw = if as_text { json!(id.to_string()) } else { json!(id) };
+                let body = json!({"ticket": {"id": raw}});
+                prop_assert_eq!(parse_event(body.to_string().as_bytes()).unwrap().ticket.id, id);
+            }
+        }
+    }
 }

@@ -14,6 +14,10 @@ use crate::gorgias::webhook::parse_event;
 use crate::store::{InboxKey, Write};
 use crate::tickets::supervisor::WakeTicket;
 
+/// How long intake waits for an actor before answering 503 (Gorgias retries): a full mailbox
+/// means the agent is overloaded, and Gorgias's own timeout is only a few seconds.
+const ACTOR_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The secret from `X-Webhook-Token`, `Authorization: Bearer`, or `?token=`.
 fn presented_token(req: &HttpRequest) -> Option<String> {
     let header = |name: &str| {
@@ -154,7 +158,7 @@ pub async fn receive(
         .and_then(|m| m.sender.email.clone())
         .unwrap_or_else(|| message.customer.email.clone());
     let key = dedup_key(ticket_id, message_id, &sender, &message.text);
-    let dedup_write = match state.dedup.send(Admit(key)).await {
+    let dedup_write = match state.dedup.send(Admit(key)).timeout(ACTOR_TIMEOUT).await {
         Ok((Admission::Duplicate, _)) => {
             tracing::info!(
                 ticket_id,
@@ -170,7 +174,7 @@ pub async fn receive(
             }));
         }
         Ok((Admission::Fresh { .. }, write)) => write,
-        Err(_) => return unavailable(ticket_id, message_id, "dedup is not answering"),
+        Err(_) => return unavailable(ticket_id, message_id, "the agent is overloaded"),
     };
 
     let seq = match state.store.next_seq() {
@@ -188,9 +192,14 @@ pub async fn receive(
         state.dedup.do_send(Forget(key));
         return unavailable(ticket_id, message_id, &e.to_string());
     }
-    if state.supervisor.send(WakeTicket(ticket_id)).await.is_err() {
-        // Stored, so not lost: it is picked up when the process restarts.
-        tracing::error!(ticket_id, message_id, "ticket supervisor is not running");
+    if let Err(e) = state
+        .supervisor
+        .send(WakeTicket(ticket_id))
+        .timeout(ACTOR_TIMEOUT)
+        .await
+    {
+        // Stored, so not lost: the supervisor's sweep (or a restart) picks it up.
+        tracing::warn!(ticket_id, message_id, error = %e, "ticket supervisor busy; the stored message will be picked up by its sweep");
     }
     tracing::info!(
         ticket_id,

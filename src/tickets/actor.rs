@@ -60,7 +60,8 @@ impl TicketActor {
         idle_timeout: Duration,
     ) -> TicketActor {
         // Hydrated with undelivered actions means the previous process stopped mid-delivery:
-        // the head post may have reached Gorgias, so it is looked up before being posted again.
+        // the head post may have reached Gorgias, so it is looked up before being posted again
+        // (after `in_doubt_delay`, see `started`).
         if let Some(head) = session.outbox.front_mut() {
             head.maybe_sent = true;
         }
@@ -131,6 +132,13 @@ impl Actor for TicketActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        if self.session.outbox.front().is_some_and(|a| a.maybe_sent) {
+            let delay = self.cx.retry.in_doubt_delay;
+            self.retry_scheduled = Some(ctx.run_later(delay, |act, ctx| {
+                act.retry_scheduled = None;
+                act.start_turn(ctx);
+            }));
+        }
         let every =
             (self.idle_timeout / 2).clamp(Duration::from_millis(10), Duration::from_secs(30));
         ctx.run_interval(every, |act, ctx| {

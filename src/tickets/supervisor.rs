@@ -106,11 +106,22 @@ impl TicketSupervisor {
     }
 }
 
+/// How often stored work without a live actor is looked for (a wake-up lost to overload or a
+/// full mailbox is made good here).
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+
 impl Actor for TicketSupervisor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(1024);
+        ctx.run_interval(SWEEP_EVERY, |act, ctx| {
+            for ticket_id in act.store.tickets_with_work() {
+                if !act.actors.contains_key(&ticket_id) {
+                    act.wake(ticket_id, ctx);
+                }
+            }
+        });
     }
 }
 
@@ -273,6 +284,7 @@ mod tests {
                 initial: Duration::from_millis(10),
                 max: Duration::from_millis(50),
                 give_up_after: Duration::from_secs(60),
+                in_doubt_delay: Duration::from_millis(10),
             },
         })
     }

@@ -23,6 +23,9 @@ pub struct RetryPolicy {
     pub max: Duration,
     /// After this long since the first failure an action is given up on.
     pub give_up_after: Duration,
+    /// How long an action whose outcome is in doubt after a restart waits before it is looked
+    /// up: a request still in flight when the process died has landed (or died) by then.
+    pub in_doubt_delay: Duration,
 }
 
 impl RetryPolicy {
@@ -494,6 +497,7 @@ mod tests {
             initial: Duration::from_millis(100),
             max: Duration::from_secs(2),
             give_up_after: Duration::from_secs(60),
+            in_doubt_delay: Duration::ZERO,
         };
         for _ in 0..50 {
             let d = p.backoff(1);

@@ -55,6 +55,8 @@ struct State {
     throttled: u64,
     /// Process the next N posts but answer too late for the client.
     drop_after_post: u32,
+    /// After this many more successful writes, answer 503 to everything (until cleared).
+    block_after_writes: Option<u32>,
 }
 
 /// Handle to a running fake; cheap to clone.
@@ -154,6 +156,19 @@ impl FakeGorgias {
     }
     pub fn drop_connection_after_posts(&self, n: u32) {
         self.lock().drop_after_post = n;
+    }
+    /// Lets `n` more writes (POST/PUT) succeed, then fails every call with 503.
+    pub fn block_after_writes(&self, n: u32) {
+        self.lock().block_after_writes = Some(n);
+    }
+    /// Back to normal service.
+    pub fn heal(&self) {
+        let mut s = self.lock();
+        s.block_after_writes = None;
+        s.outage_until = None;
+        s.fail_every = 0;
+        s.scripted.clear();
+        s.delay = Duration::ZERO;
     }
     pub fn set_users(&self, users: &[u64]) {
         self.lock().users = users.to_vec();
@@ -258,6 +273,14 @@ fn answer(
     }
     if s.fail_every > 0 && s.call_count.is_multiple_of(s.fail_every) {
         return (error(503, "An external service had an issue."), false);
+    }
+    if s.block_after_writes == Some(0) {
+        return (error(503, "An external service had an issue."), false);
+    }
+    if method != "GET" {
+        if let Some(n) = s.block_after_writes.as_mut() {
+            *n -= 1;
+        }
     }
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
     match (method, parts.as_slice()) {

@@ -2,9 +2,11 @@
 
 #![allow(dead_code)] // the harness offers more than every test uses
 
+mod crash;
 mod fake_gorgias;
 mod handoff;
 mod helpers;
 mod intake;
+mod reliability;
 mod replies;
 mod restart;

@@ -1,0 +1,254 @@
+//! Crash safety with the real binary: kill -9 while replies are pending or between the steps of
+//! a handoff, restart on the same storage, and every message is answered exactly once.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::fake_gorgias::{FakeGorgias, API_EMAIL, API_KEY};
+use crate::helpers::*;
+
+/// The agent binary running as a child process on its own port and storage.
+struct Agent {
+    child: Child,
+    address: String,
+    client: awc::Client,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn write_config(dir: &Path, port: u16, gorgias: &FakeGorgias) -> PathBuf {
+    let config = format!(
+        r#"
+[server]
+bind = "127.0.0.1:{port}"
+webhook_token = "{TOKEN}"
+
+[storage]
+path = "{storage}"
+
+[gorgias]
+mode = "live"
+base_url = "{base}"
+api_email = "{API_EMAIL}"
+api_key = "{API_KEY}"
+ai_user_id = {AI_USER}
+request_timeout_secs = 1
+requests_per_window = 100000
+window_secs = 1
+retry_initial_ms = 20
+retry_max_ms = 200
+
+[handoff]
+user_id = 42
+team_id = 77
+internal_note = true
+
+[[autopilot.topics]]
+name = "order-status"
+keywords = ["where is my order"]
+answer = "It ships within 2 business days."
+
+[[autopilot.topics]]
+name = "refunds"
+keywords = ["refund"]
+action = "skip"
+
+[log]
+level = "warn"
+"#,
+        storage = dir.join("store").display().to_string().replace('\\', "/"),
+        base = gorgias.base_url,
+    );
+    let path = dir.join("config.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+impl Agent {
+    async fn start(config: &Path, port: u16) -> Agent {
+        let child = Command::new(env!("CARGO_BIN_EXE_gorgias-agent"))
+            .arg("--config")
+            .arg(config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the agent binary starts");
+        let agent = Agent {
+            child,
+            address: format!("http://127.0.0.1:{port}"),
+            client: awc::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .finish(),
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let up = agent
+                .client
+                .get(format!("{}/healthz", agent.address))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success());
+            if up {
+                return agent;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the agent did not come up"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn webhook(&self, body: &serde_json::Value) -> serde_json::Value {
+        let mut resp = self
+            .client
+            .post(format!("{}/webhooks/gorgias", self.address))
+            .insert_header(("X-Webhook-Token", TOKEN))
+            .send_json(body)
+            .await
+            .expect("webhook");
+        assert_eq!(resp.status().as_u16(), 200);
+        resp.json().await.unwrap()
+    }
+
+    /// SIGKILL: no chance to flush or finish anything.
+    fn kill9(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[actix_web::test]
+async fn kill_9_while_replies_are_pending_loses_nothing_and_doubles_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let gorgias = FakeGorgias::start();
+    let port = free_port();
+    let config = write_config(dir.path(), port, &gorgias);
+    let agent = Agent::start(&config, port).await;
+
+    // Gorgias is slow: replies are in flight or queued when the process dies.
+    gorgias.delay(Duration::from_millis(300));
+    let tickets: Vec<u64> = (5000..5030).collect();
+    for &t in &tickets {
+        let b = agent
+            .webhook(&customer_event(t, t * 10, "where is my order"))
+            .await;
+        assert_eq!(b["outcome"], "accepted");
+    }
+    eventually("some replies posted", WAIT, || {
+        !gorgias.all_messages().is_empty()
+    })
+    .await;
+    let before = gorgias.all_messages().len();
+    agent.kill9();
+    assert!(
+        before < tickets.len(),
+        "the kill happened with replies pending ({before} posted)"
+    );
+
+    gorgias.heal();
+    let port = free_port();
+    let config = write_config(dir.path(), port, &gorgias);
+    let agent = Agent::start(&config, port).await;
+    eventually("every message answered", Duration::from_secs(60), || {
+        tickets.iter().all(|&t| !gorgias.replies(t).is_empty())
+    })
+    .await;
+    // Redeliveries after the restart are still duplicates.
+    let b = agent
+        .webhook(&customer_event(5000, 50000, "where is my order"))
+        .await;
+    assert_eq!(b["outcome"], "duplicate");
+    let doubles: Vec<u64> = tickets
+        .iter()
+        .copied()
+        .filter(|&t| gorgias.replies(t).len() != 1)
+        .collect();
+    println!(
+        "kill -9: {} messages sent, {} posted before the kill, {} answered after restart, {} duplicates",
+        tickets.len(),
+        before,
+        tickets.iter().filter(|&&t| gorgias.replies(t).len() == 1).count(),
+        doubles.len()
+    );
+    assert!(
+        doubles.is_empty(),
+        "tickets answered more than once: {doubles:?}"
+    );
+}
+
+/// Runs a handoff, lets `steps_done` of its writes succeed, kills the process, restarts it, and
+/// checks each of the three steps happened exactly once, in order.
+async fn kill_during_handoff(steps_done: u32) {
+    let dir = tempfile::tempdir().unwrap();
+    let gorgias = FakeGorgias::start();
+    let port = free_port();
+    let config = write_config(dir.path(), port, &gorgias);
+    let agent = Agent::start(&config, port).await;
+    let ticket = 6000 + steps_done as u64;
+
+    gorgias.block_after_writes(steps_done);
+    agent
+        .webhook(&customer_event(ticket, 1, "I want a refund"))
+        .await;
+    eventually("the blocked step was attempted", WAIT, || {
+        gorgias.calls().iter().any(|c| c.status == 503)
+    })
+    .await;
+    agent.kill9();
+    assert_eq!(gorgias.writes().len(), steps_done as usize);
+
+    gorgias.heal();
+    let port = free_port();
+    let config = write_config(dir.path(), port, &gorgias);
+    let _agent = Agent::start(&config, port).await;
+    eventually("the handoff completes", Duration::from_secs(60), || {
+        gorgias.ticket_updates(ticket).len() == 1
+    })
+    .await;
+    let kinds: Vec<String> = gorgias
+        .writes()
+        .iter()
+        .map(|c| match (c.method.as_str(), c.body["channel"].as_str()) {
+            ("POST", Some("internal-note")) => "note".into(),
+            ("POST", _) => "reply".into(),
+            (m, _) => m.to_string(),
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["reply", "note", "PUT"],
+        "after a kill with {steps_done} steps done"
+    );
+}
+
+#[actix_web::test]
+async fn kill_9_before_the_final_reply_of_a_handoff() {
+    kill_during_handoff(0).await;
+}
+
+#[actix_web::test]
+async fn kill_9_between_the_final_reply_and_the_note() {
+    kill_during_handoff(1).await;
+}
+
+#[actix_web::test]
+async fn kill_9_between_the_note_and_the_reassignment() {
+    kill_during_handoff(2).await;
+}
