@@ -446,4 +446,33 @@ mod tests {
         assert_eq!(session.ai_reply_count(), 1);
         assert!(store.inbox_for(8).is_empty());
     }
+
+    #[actix::test]
+    async fn a_corrupt_session_is_logged_and_other_tickets_keep_being_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        store
+            .commit(vec![Write::Put(
+                crate::store::TreeName::Sessions,
+                9u64.to_be_bytes().to_vec(),
+                b"{not a session".to_vec(),
+            )])
+            .await
+            .unwrap();
+        let brain = Rc::new(SlowBrain {
+            in_flight: Rc::new(Cell::new(0)),
+            max_in_flight: Rc::new(Cell::new(0)),
+            delay: Duration::from_millis(1),
+        });
+        let supervisor =
+            TicketSupervisor::new(context(&store, brain), Duration::from_secs(60)).start();
+        deliver(&store, &supervisor, message(9, 1, "hello")).await;
+        deliver(&store, &supervisor, message(10, 1, "hello")).await;
+        let session = settled(&store, 10, 1).await;
+        assert_eq!(session.ai_reply_count(), 1);
+        // The corrupt ticket's message is kept for an operator, not dropped or answered.
+        assert_eq!(store.inbox_for(9).len(), 1);
+        assert!(store.load_session(9).is_err());
+        assert_eq!(supervisor.send(LiveActors).await.unwrap(), 1);
+    }
 }

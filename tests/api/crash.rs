@@ -252,3 +252,88 @@ async fn kill_9_between_the_final_reply_and_the_note() {
 async fn kill_9_between_the_note_and_the_reassignment() {
     kill_during_handoff(2).await;
 }
+
+#[actix_web::test]
+async fn sigterm_stops_accepting_flushes_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let gorgias = FakeGorgias::start();
+    let port = free_port();
+    let config = write_config(dir.path(), port, &gorgias);
+    let mut agent = Agent::start(&config, port).await;
+    let b = agent
+        .webhook(&customer_event(7000, 1, "where is my order"))
+        .await;
+    assert_eq!(b["outcome"], "accepted");
+    eventually("answered", WAIT, || gorgias.replies(7000).len() == 1).await;
+
+    let status = Command::new("kill")
+        .args(["-TERM", &agent.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(exit) = agent.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no exit after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(exit.code(), Some(0));
+
+    // Everything it acknowledged is on disk: a restart knows the message.
+    let port = free_port();
+    let config = write_config(dir.path(), port, &gorgias);
+    let agent = Agent::start(&config, port).await;
+    let b = agent
+        .webhook(&customer_event(7000, 1, "where is my order"))
+        .await;
+    assert_eq!(b["outcome"], "duplicate");
+    assert_eq!(gorgias.replies(7000).len(), 1);
+}
+
+#[actix_web::test]
+async fn storage_that_cannot_be_opened_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let gorgias = FakeGorgias::start();
+    let config = write_config(dir.path(), free_port(), &gorgias);
+    // The storage path is taken by a plain file.
+    std::fs::write(dir.path().join("store"), "not a database").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gorgias-agent"))
+        .arg("--config")
+        .arg(&config)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cannot open storage at"), "{stderr}");
+}
+
+#[actix_web::test]
+async fn a_bad_config_names_the_key_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(
+        &path,
+        "[server]\nwebhook_token = \"\"\n[gorgias]\nai_user_id = 1\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_gorgias-agent"))
+        .arg("--config")
+        .arg(&path)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("server.webhook_token"), "{stderr}");
+    assert_eq!(
+        stderr.trim().lines().count(),
+        1,
+        "one clear message: {stderr}"
+    );
+}
