@@ -67,6 +67,31 @@ pub struct CustomerMessage {
     pub created_datetime: Option<String>,
 }
 
+#[cfg(test)]
+impl CustomerMessage {
+    /// A plain customer message for tests: chat channel, customer `c@x` (id 9).
+    pub fn sample(ticket_id: u64, message_id: u64, text: &str) -> CustomerMessage {
+        CustomerMessage {
+            ticket_id,
+            message_id,
+            channel: "chat".into(),
+            customer: Customer {
+                id: Some(9),
+                email: "c@x".into(),
+                name: None,
+            },
+            customer_address: Address {
+                address: "c@x".into(),
+                name: None,
+            },
+            support_address: None,
+            subject: None,
+            text: text.into(),
+            created_datetime: None,
+        }
+    }
+}
+
 /// The settings the filters read.
 #[derive(Debug, Clone)]
 pub struct FilterRules {

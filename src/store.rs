@@ -463,27 +463,9 @@ pub async fn open_when_free(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gorgias::webhook::Address;
 
     fn message(ticket_id: u64, message_id: u64) -> CustomerMessage {
-        CustomerMessage {
-            ticket_id,
-            message_id,
-            channel: "email".into(),
-            customer: crate::filter::Customer {
-                id: Some(1),
-                email: "c@x".into(),
-                name: None,
-            },
-            customer_address: Address {
-                address: "c@x".into(),
-                name: None,
-            },
-            support_address: None,
-            subject: None,
-            text: "hi".into(),
-            created_datetime: None,
-        }
+        CustomerMessage::sample(ticket_id, message_id, "hi")
     }
 
     #[actix::test]

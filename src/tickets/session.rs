@@ -388,24 +388,7 @@ mod tests {
     use super::*;
 
     fn message(id: u64, text: &str) -> CustomerMessage {
-        CustomerMessage {
-            ticket_id: 1,
-            message_id: id,
-            channel: "email".into(),
-            customer: Customer {
-                id: Some(2),
-                email: "c@x".into(),
-                name: None,
-            },
-            customer_address: Address {
-                address: "c@x".into(),
-                name: None,
-            },
-            support_address: None,
-            subject: None,
-            text: text.into(),
-            created_datetime: None,
-        }
+        CustomerMessage::sample(1, id, text)
     }
 
     #[test]
