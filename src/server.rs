@@ -13,6 +13,8 @@ use tracing_actix_web::TracingLogger;
 
 use crate::brain::guardrails::Guardrails;
 use crate::brain::knowledge::{KnowledgeBrain, KnowledgeIndex};
+use crate::brain::openai::OpenAiBrain;
+use crate::brain::prompt::PromptBuilder;
 use crate::brain::Brain;
 use crate::config::{BrainBackend, Mode, Settings};
 use crate::dedup::DedupActor;
@@ -64,10 +66,15 @@ pub fn build_brain(settings: &Settings) -> Result<Rc<dyn Brain>, StartError> {
             index,
             settings.brain.min_score,
         ))),
-        BrainBackend::Openai => Err(StartError::Brain(
-            "brain.backend = \"openai\" is not available in this build; use \"knowledge-base\""
-                .into(),
-        )),
+        BrainBackend::Openai => Ok(Rc::new(OpenAiBrain::new(
+            &settings.brain.openai,
+            PromptBuilder::new(
+                &settings.brain.openai.system_prompt,
+                &settings.gorgias.sender_name,
+                &settings.autopilot.topics,
+                index,
+            ),
+        ))),
     }
 }
 

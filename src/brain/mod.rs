@@ -1,10 +1,13 @@
 //! Brains decide a turn: reply with a text, or hand the ticket to a human with a reason.
 //!
 //! `guardrails` holds the checks that never depend on a model (they run first for every brain);
-//! `knowledge` is the embedded knowledge-base brain; `text` is the shared tokenizer.
+//! `knowledge` is the embedded knowledge-base brain; `openai` the OpenAI-compatible one, with
+//! its prompt in `prompt`; `text` is the shared tokenizer.
 
 pub mod guardrails;
 pub mod knowledge;
+pub mod openai;
+pub mod prompt;
 pub mod text;
 
 use futures_util::future::LocalBoxFuture;
@@ -111,4 +114,9 @@ pub enum BrainError {
 pub trait Brain {
     fn name(&self) -> &'static str;
     fn decide(&self, input: BrainInput) -> LocalBoxFuture<'static, Result<Decision, BrainError>>;
+    /// A few lines for the handoff note about `input`'s conversation; `None` (the default, and
+    /// on any failure) leaves the plain extract.
+    fn summarize(&self, _input: &BrainInput) -> LocalBoxFuture<'static, Option<String>> {
+        Box::pin(futures_util::future::ready(None))
+    }
 }

@@ -155,11 +155,12 @@ async fn decide(cx: &TurnContext, session: &mut Session) -> Result<(), StoreErro
     };
     let decision = match cx.guardrails.check(&input) {
         Some(rule) => rule,
-        None => match cx.brain.decide(input).await {
+        None => match cx.brain.decide(input.clone()).await {
             Ok(decision) => decision,
             Err(e) => Decision::handoff(HandoffReason::AiUnavailable, e.to_string()),
         },
     };
+    let decision = with_summary(cx, &input, decision).await;
     let mut next = session.clone();
     apply_decision(
         &mut next,
@@ -172,6 +173,26 @@ async fn decide(cx: &TurnContext, session: &mut Session) -> Result<(), StoreErro
     commit(&cx.store, &next, Vec::new()).await?;
     *session = next;
     Ok(())
+}
+
+/// A handoff whose note needs a summary gets one from the brain (the openai brain asks the
+/// model), except when the brain is what failed; `None` keeps the plain extract.
+async fn with_summary(cx: &TurnContext, input: &BrainInput, decision: Decision) -> Decision {
+    let noted = cx.handoff.internal_note || cx.delivery.mode() == Mode::Shadow;
+    match decision {
+        Decision::Handoff {
+            reason,
+            detail,
+            reply,
+            summary: None,
+        } if noted && reason != HandoffReason::AiUnavailable => Decision::Handoff {
+            reason,
+            detail,
+            reply,
+            summary: cx.brain.summarize(input).await,
+        },
+        other => other,
+    }
 }
 
 /// Records `decision` in the session and enqueues the actions it implies.

@@ -4,9 +4,11 @@
 
 mod crash;
 mod fake_gorgias;
+mod fake_openai;
 mod handoff;
 mod helpers;
 mod intake;
+mod openai;
 mod reliability;
 mod replies;
 mod restart;

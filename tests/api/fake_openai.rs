@@ -1,0 +1,268 @@
+//! A stateful fake OpenAI-compatible chat-completions server on loopback: records every request
+//! (body, `Authorization` header, arrival time) and answers decision requests (those offering the
+//! tool) from a script: replies, `handoff_to_human` calls, error statuses with `Retry-After`,
+//! delays, empty content or a body that is not JSON. Summary requests (no tool offered) get
+//! their own canned answer.
+
+use std::collections::VecDeque;
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use serde_json::{json, Value};
+
+pub const MODEL_KEY: &str = "test-openai-key";
+pub const MODEL: &str = "test-model";
+
+/// One scripted answer.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// A plain assistant message.
+    Reply(String),
+    /// A `handoff_to_human` tool call with these arguments.
+    ToolCall { reason: String, reply: String },
+    /// An error status, with an optional `Retry-After` value.
+    Status(u16, Option<String>),
+    /// 200 with an empty assistant message.
+    Empty,
+    /// 200 with this raw body (e.g. not JSON).
+    Raw(String),
+    /// The inner answer, after a delay.
+    Slow(Duration, Box<Step>),
+}
+
+impl Step {
+    pub fn reply(text: &str) -> Step {
+        Step::Reply(text.into())
+    }
+    pub fn tool_call(reason: &str, reply: &str) -> Step {
+        Step::ToolCall {
+            reason: reason.into(),
+            reply: reply.into(),
+        }
+    }
+    pub fn status(status: u16, retry_after: Option<&str>) -> Step {
+        Step::Status(status, retry_after.map(str::to_string))
+    }
+    pub fn slow(delay: Duration, then: Step) -> Step {
+        Step::Slow(delay, Box::new(then))
+    }
+}
+
+/// One recorded request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub path: String,
+    pub body: Value,
+    pub authorization: Option<String>,
+    pub at: Instant,
+}
+
+impl Request {
+    /// A decision request offers the tool; a summary request does not.
+    pub fn offers_tool(&self) -> bool {
+        self.body["tools"]
+            .as_array()
+            .is_some_and(|tools| !tools.is_empty())
+    }
+
+    /// `(role, content)` of each message.
+    pub fn messages(&self) -> Vec<(String, String)> {
+        self.body["messages"]
+            .as_array()
+            .map(|ms| {
+                ms.iter()
+                    .map(|m| {
+                        (
+                            m["role"].as_str().unwrap_or_default().to_string(),
+                            m["content"].as_str().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+struct State {
+    requests: Vec<Request>,
+    script: VecDeque<Step>,
+    /// Answered when the script is empty.
+    default: Step,
+    /// Added before every decision answer.
+    delay: Duration,
+    summary: Step,
+}
+
+/// Handle to a running fake; cheap to clone.
+#[derive(Clone)]
+pub struct FakeOpenAi {
+    /// What `brain.openai.base_url` is set to (the API lives under `/v1`).
+    pub base_url: String,
+    state: Arc<Mutex<State>>,
+    server: actix_web::dev::ServerHandle,
+}
+
+impl FakeOpenAi {
+    pub fn start() -> FakeOpenAi {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let state = Arc::new(Mutex::new(State {
+            requests: Vec::new(),
+            script: VecDeque::new(),
+            default: Step::reply("Default answer from the fake model."),
+            delay: Duration::ZERO,
+            summary: Step::reply("Summary from the fake model."),
+        }));
+        let shared = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(web::Data::new(shared.clone()))
+                .default_service(web::to(handle))
+        })
+        .workers(2)
+        .listen(listener)
+        .unwrap()
+        .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        FakeOpenAi {
+            base_url: format!("http://127.0.0.1:{port}/v1"),
+            state,
+            server: handle,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap()
+    }
+
+    /// Answers for the next decision requests, in order.
+    pub fn script(&self, steps: impl IntoIterator<Item = Step>) {
+        self.lock().script.extend(steps);
+    }
+    /// The answer once the script is used up.
+    pub fn set_default(&self, step: Step) {
+        self.lock().default = step;
+    }
+    /// A delay before every decision answer.
+    pub fn delay(&self, d: Duration) {
+        self.lock().delay = d;
+    }
+    /// The answer to summary requests.
+    pub fn set_summary(&self, step: Step) {
+        self.lock().summary = step;
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.lock().requests.clone()
+    }
+    /// Requests that offered the tool (the brain deciding a turn).
+    pub fn decisions(&self) -> Vec<Request> {
+        self.requests()
+            .into_iter()
+            .filter(Request::offers_tool)
+            .collect()
+    }
+    /// Requests without the tool (handoff summaries).
+    pub fn summaries(&self) -> Vec<Request> {
+        self.requests()
+            .into_iter()
+            .filter(|r| !r.offers_tool())
+            .collect()
+    }
+
+    pub async fn stop(&self) {
+        self.server.stop(false).await;
+    }
+}
+
+async fn handle(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<Arc<Mutex<State>>>,
+) -> HttpResponse {
+    let request = Request {
+        path: req.path().to_string(),
+        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        authorization: req
+            .headers()
+            .get("Authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        at: Instant::now(),
+    };
+    if req.method() != actix_web::http::Method::POST || request.path != "/v1/chat/completions" {
+        return HttpResponse::NotFound().json(json!({"error": {"message": "not found"}}));
+    }
+    if request.authorization.as_deref() != Some(&format!("Bearer {MODEL_KEY}")) {
+        return HttpResponse::Unauthorized()
+            .json(json!({"error": {"message": "Incorrect API key provided"}}));
+    }
+    let (step, delay) = {
+        let mut s = state.lock().unwrap();
+        let decision = request.offers_tool();
+        s.requests.push(request);
+        if decision {
+            let step = s.script.pop_front().unwrap_or_else(|| s.default.clone());
+            (step, s.delay)
+        } else {
+            (s.summary.clone(), Duration::ZERO)
+        }
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    answer(step).await
+}
+
+async fn answer(mut step: Step) -> HttpResponse {
+    while let Step::Slow(delay, then) = step {
+        tokio::time::sleep(delay).await;
+        step = *then;
+    }
+    match step {
+        Step::Reply(text) => completion(json!({"role": "assistant", "content": text}), "stop"),
+        Step::ToolCall { reason, reply } => completion(
+            json!({
+                "role": "assistant",
+                "content": null,
+                "tool_calls": [{
+                    "id": "call_fake_1",
+                    "type": "function",
+                    "function": {
+                        "name": "handoff_to_human",
+                        "arguments": json!({"reason": reason, "reply": reply}).to_string()
+                    }
+                }]
+            }),
+            "tool_calls",
+        ),
+        Step::Status(status, retry_after) => {
+            let mut r = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+            if let Some(after) = retry_after {
+                r.insert_header(("Retry-After", after));
+            }
+            r.json(
+                json!({"error": {"message": format!("scripted {status}"), "type": "server_error"}}),
+            )
+        }
+        Step::Empty => completion(json!({"role": "assistant", "content": ""}), "stop"),
+        Step::Raw(body) => HttpResponse::Ok()
+            .content_type("application/json")
+            .body(body),
+        Step::Slow(..) => unreachable!("unwrapped above"),
+    }
+}
+
+fn completion(message: Value, finish_reason: &str) -> HttpResponse {
+    HttpResponse::Ok().json(json!({
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": 1_700_000_000,
+        "model": MODEL,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
+    }))
+}
