@@ -96,11 +96,13 @@ async fn the_ai_hands_off_after_max_ai_replies() {
     ];
     for (i, q) in questions.iter().enumerate() {
         app.webhook(&customer_event(23, 231 + i as u64, q)).await;
+        // Wait for this message to be in the session and answered, so each is its own turn.
         eventually("answer", WAIT, || {
-            app.store()
-                .load_session(23)
-                .unwrap()
-                .is_some_and(|s| s.outbox.is_empty() && s.unanswered().is_empty())
+            app.store().load_session(23).unwrap().is_some_and(|s| {
+                s.history.iter().filter(|e| e.message_id == Some(231 + i as u64)).count() == 1
+                    && s.outbox.is_empty()
+                    && s.unanswered().is_empty()
+            })
         })
         .await;
     }
