@@ -9,7 +9,9 @@
 //!   from the [`brain`] (after model-independent guardrails), Gorgias actions planned into the
 //!   session's outbox and delivered by [`tickets::delivery`] through [`gorgias::api`];
 //! - [`config`] holds the settings, [`server`] wires it all, [`telemetry`] sets up logs, and
-//!   [`check`] verifies a configuration against Gorgias before going live.
+//!   [`check`] verifies a configuration against Gorgias before going live;
+//! - [`metrics`] counts what happens along the way for `GET /metrics`, and the admin API
+//!   ([`http::admin`]) shows a ticket's session and resumes a handed-off one.
 
 pub mod brain;
 pub mod check;
@@ -18,6 +20,7 @@ pub mod dedup;
 pub mod filter;
 pub mod gorgias;
 pub mod http;
+pub mod metrics;
 pub mod server;
 pub mod store;
 pub mod telemetry;

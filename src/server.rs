@@ -21,8 +21,10 @@ use crate::dedup::DedupActor;
 use crate::filter::FilterRules;
 use crate::gorgias::api::{GorgiasApi, Sender};
 use crate::gorgias::ratelimit::RateLimiter;
+use crate::http::health::outbox_stuck_after;
 use crate::http::{routes, AgentRootSpan, AppState};
-use crate::store::{Store, StoreError};
+use crate::metrics::Metrics;
+use crate::store::{open_when_free, Store, StoreError};
 use crate::tickets::delivery::Delivery;
 use crate::tickets::supervisor::{RecoverPending, TicketSupervisor};
 use crate::tickets::turn::{RetryPolicy, TurnContext};
@@ -84,7 +86,9 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
         addr: settings.server.bind.clone(),
         reason: e.to_string(),
     })?;
-    let store = Store::open(&settings.storage.path)?;
+    // A previous process (or, in tests, a previous life of the agent) may still be letting go
+    // of the store: wait a little for its lock instead of failing the start.
+    let store = open_when_free(&settings.storage.path, Duration::from_secs(10)).await?;
     let dedup = DedupActor::new(store.clone(), settings.dedup.window_secs).start();
 
     let mode = settings.gorgias.mode;
@@ -92,10 +96,13 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
         settings.gorgias.requests_per_window,
         Duration::from_secs(settings.gorgias.window_secs),
     ));
-    let api = (mode != Mode::DryRun).then(|| GorgiasApi::new(&settings.gorgias, limiter));
+    let metrics = Metrics::new();
+    let api = (mode != Mode::DryRun).then(|| {
+        GorgiasApi::new(&settings.gorgias, limiter).with_observer(metrics.gorgias_observer())
+    });
     let cx = Rc::new(TurnContext {
         store: store.clone(),
-        brain: build_brain(&settings)?,
+        brain: metrics.instrument_brain(build_brain(&settings)?),
         guardrails: Guardrails::new(&settings.autopilot.topics, settings.handoff.max_ai_replies),
         delivery: Delivery::new(mode, api, Sender::from_settings(&settings.gorgias)),
         handoff: settings.handoff.clone(),
@@ -105,6 +112,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
             give_up_after: Duration::from_secs(settings.gorgias.retry_for_secs),
             in_doubt_delay: Duration::from_secs(settings.gorgias.request_timeout_secs),
         },
+        metrics: metrics.clone(),
     });
     let supervisor = TicketSupervisor::new(cx, settings.idle_timeout()).start();
     let recovered = supervisor
@@ -122,6 +130,9 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
         store: store.clone(),
         dedup: dedup.clone(),
         supervisor: supervisor.clone(),
+        admin_token: settings.server.admin_token.clone(),
+        metrics,
+        outbox_stuck_after: outbox_stuck_after(settings.gorgias.retry_for_secs),
     });
     let server = HttpServer::new(move || {
         App::new()

@@ -1,6 +1,8 @@
 //! The HTTP surface: routes, shared state, the root tracing span, and JSON error bodies.
 
+pub mod admin;
 pub mod health;
+pub mod metrics;
 pub mod webhook;
 
 use actix_web::body::MessageBody;
@@ -15,6 +17,7 @@ use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 use crate::config::Secret;
 use crate::dedup::DedupActor;
 use crate::filter::FilterRules;
+use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::tickets::supervisor::TicketSupervisor;
 
@@ -26,12 +29,19 @@ pub struct AppState {
     pub store: Store,
     pub dedup: actix::Addr<DedupActor>,
     pub supervisor: actix::Addr<TicketSupervisor>,
+    /// Bearer token of `/admin/*`; empty disables the admin API.
+    pub admin_token: Secret,
+    pub metrics: Metrics,
+    /// `/readyz` fails while an outbound action has been failing for longer than this.
+    pub outbox_stuck_after: std::time::Duration,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/webhooks/gorgias", web::post().to(webhook::receive))
         .route("/healthz", web::get().to(health::healthz))
-        .route("/readyz", web::get().to(health::readyz));
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(metrics::scrape))
+        .configure(admin::routes);
 }
 
 /// `{"error": "..."}` with a status.

@@ -11,6 +11,7 @@ use super::{error_response, secret_matches, AppState};
 use crate::dedup::{dedup_key, Admission, Admit, Forget};
 use crate::filter::{classify, IgnoreReason};
 use crate::gorgias::webhook::parse_event;
+use crate::metrics::{unavailable_reason, Metrics};
 use crate::store::{InboxKey, Write};
 use crate::tickets::supervisor::WakeTicket;
 
@@ -73,7 +74,12 @@ async fn read_body(
     Ok(body)
 }
 
-fn ignored(ticket_id: u64, message_id: Option<u64>, reason: IgnoreReason) -> HttpResponse {
+fn ignored(
+    metrics: &Metrics,
+    ticket_id: u64,
+    message_id: Option<u64>,
+    reason: IgnoreReason,
+) -> HttpResponse {
     tracing::info!(
         ticket_id,
         message_id,
@@ -81,6 +87,7 @@ fn ignored(ticket_id: u64, message_id: Option<u64>, reason: IgnoreReason) -> Htt
         reason = reason.code(),
         "decision"
     );
+    metrics.webhook("ignored", reason.code());
     HttpResponse::Ok().json(json!({
         "outcome": "ignored",
         "reason": reason.code(),
@@ -88,7 +95,7 @@ fn ignored(ticket_id: u64, message_id: Option<u64>, reason: IgnoreReason) -> Htt
     }))
 }
 
-fn unavailable(ticket_id: u64, message_id: u64, reason: &str) -> HttpResponse {
+fn unavailable(metrics: &Metrics, ticket_id: u64, message_id: u64, reason: &str) -> HttpResponse {
     tracing::warn!(
         ticket_id,
         message_id,
@@ -96,6 +103,7 @@ fn unavailable(ticket_id: u64, message_id: u64, reason: &str) -> HttpResponse {
         reason,
         "webhook not accepted; Gorgias will retry"
     );
+    metrics.webhook("unavailable", unavailable_reason(reason));
     error_response(
         StatusCode::SERVICE_UNAVAILABLE,
         format!("the event could not be stored ({reason}); retry later"),
@@ -108,10 +116,12 @@ pub async fn receive(
     state: web::Data<AppState>,
     root_span: RootSpan,
 ) -> HttpResponse {
+    let metrics = &state.metrics;
     let authorized =
         presented_token(&req).is_some_and(|token| secret_matches(&token, &state.webhook_token));
     if !authorized {
         tracing::warn!(outcome = "unauthorized", "webhook without a valid secret");
+        metrics.webhook("unauthorized", "bad_secret");
         return error_response(
             StatusCode::UNAUTHORIZED,
             "missing or wrong webhook secret (X-Webhook-Token, Authorization: Bearer, or ?token=)",
@@ -125,6 +135,7 @@ pub async fn receive(
         Ok(event) => event,
         Err(e) => {
             tracing::info!(outcome = "rejected", reason = %e, "malformed webhook");
+            metrics.webhook("rejected", "malformed");
             return error_response(StatusCode::BAD_REQUEST, e.to_string());
         }
     };
@@ -137,7 +148,7 @@ pub async fn receive(
 
     let message = match classify(&event, &state.rules) {
         Ok(message) => message,
-        Err(reason) => return ignored(ticket_id, message_id, reason),
+        Err(reason) => return ignored(metrics, ticket_id, message_id, reason),
     };
     if message_id.is_none() {
         return error_response(
@@ -147,9 +158,16 @@ pub async fn receive(
     }
     let message_id = message.message_id;
     match state.store.is_handed_off(ticket_id) {
-        Ok(true) => return ignored(ticket_id, Some(message_id), IgnoreReason::HandedOff),
+        Ok(true) => {
+            return ignored(
+                metrics,
+                ticket_id,
+                Some(message_id),
+                IgnoreReason::HandedOff,
+            )
+        }
         Ok(false) => {}
-        Err(e) => return unavailable(ticket_id, message_id, &e.to_string()),
+        Err(e) => return unavailable(metrics, ticket_id, message_id, &e.to_string()),
     }
 
     let sender = event
@@ -167,6 +185,7 @@ pub async fn receive(
                 reason = "redelivery",
                 "decision"
             );
+            metrics.webhook("duplicate", "redelivery");
             return HttpResponse::Ok().json(json!({
                 "outcome": "duplicate",
                 "ticket_id": ticket_id,
@@ -174,14 +193,14 @@ pub async fn receive(
             }));
         }
         Ok((Admission::Fresh { .. }, write)) => write,
-        Err(_) => return unavailable(ticket_id, message_id, "the agent is overloaded"),
+        Err(_) => return unavailable(metrics, ticket_id, message_id, "the agent is overloaded"),
     };
 
     let seq = match state.store.next_seq() {
         Ok(seq) => seq,
         Err(e) => {
             state.dedup.do_send(Forget(key));
-            return unavailable(ticket_id, message_id, &e.to_string());
+            return unavailable(metrics, ticket_id, message_id, &e.to_string());
         }
     };
     // The event before its dedup entry: whatever prefix of this commit survives a crash, a
@@ -190,7 +209,7 @@ pub async fn receive(
     writes.extend(dedup_write);
     if let Err(e) = state.store.commit(writes).await {
         state.dedup.do_send(Forget(key));
-        return unavailable(ticket_id, message_id, &e.to_string());
+        return unavailable(metrics, ticket_id, message_id, &e.to_string());
     }
     if let Err(e) = state
         .supervisor
@@ -208,6 +227,7 @@ pub async fn receive(
         reason = "customer_message",
         "decision"
     );
+    metrics.webhook("accepted", "customer_message");
     HttpResponse::Ok().json(json!({
         "outcome": "accepted",
         "ticket_id": ticket_id,

@@ -82,7 +82,9 @@ impl TicketActor {
         self.turn_running = true;
         self.wake_pending = false;
         let turn = turn::run(self.cx.clone(), self.session.clone());
-        ctx.spawn(turn.into_actor(self).map(|(session, end), act, ctx| {
+        let in_progress = self.cx.metrics.turn_started();
+        ctx.spawn(turn.into_actor(self).map(move |(session, end), act, ctx| {
+            drop(in_progress);
             act.session = session;
             act.turn_running = false;
             act.last_activity = Instant::now();

@@ -286,6 +286,7 @@ mod tests {
                 give_up_after: Duration::from_secs(60),
                 in_doubt_delay: Duration::from_millis(10),
             },
+            metrics: crate::metrics::Metrics::new(),
         })
     }
 

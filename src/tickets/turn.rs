@@ -11,6 +11,7 @@ use rand::Rng;
 use crate::brain::guardrails::Guardrails;
 use crate::brain::{Brain, BrainInput, Decision, HandoffReason};
 use crate::config::{HandoffSettings, Mode};
+use crate::metrics::Metrics;
 use crate::store::{Store, StoreError, Write};
 use crate::tickets::delivery::Delivery;
 use crate::tickets::session::{Accepted, ActionKind, ReplyTarget, Session};
@@ -48,6 +49,7 @@ pub struct TurnContext {
     pub delivery: Delivery,
     pub handoff: HandoffSettings,
     pub retry: RetryPolicy,
+    pub metrics: Metrics,
 }
 
 /// How a turn ended.
@@ -252,6 +254,7 @@ fn apply_decision(
                 Some(detail.clone()),
             );
             tracing::info!(ticket_id, message_id, outcome = "handed_off", reason = reason.code(), detail = %detail, mode = mode.as_str(), "decision");
+            cx.metrics.handoff(reason.code());
         }
     }
 }
@@ -318,6 +321,7 @@ async fn deliver_outbox(cx: &TurnContext, session: &mut Session) -> Option<Durat
             Ok(posted_id) => {
                 next.complete_head(posted_id);
                 tracing::info!(ticket_id, action = action.kind.name(), external_id = %action.external_id, message_id = posted_id, outcome = "delivered", "outbound action done");
+                cx.metrics.delivered(action.kind.name(), cx.delivery.mode());
             }
             Err(e) => {
                 let first_failure = action.first_failure_at.unwrap_or(now);
@@ -360,6 +364,7 @@ async fn deliver_outbox(cx: &TurnContext, session: &mut Session) -> Option<Durat
 fn fail_head(cx: &TurnContext, session: &mut Session, kind: &ActionKind, error: String, now: u64) {
     let ticket_id = session.ticket_id;
     tracing::error!(ticket_id, action = kind.name(), error = %error, outcome = "action_failed", "outbound action given up");
+    cx.metrics.action_failed(kind.name());
     session.fail_head(error.clone(), now);
     session.record(
         now,
@@ -396,6 +401,7 @@ fn fail_head(cx: &TurnContext, session: &mut Session, kind: &ActionKind, error: 
             reason = HandoffReason::DeliveryFailed.code(),
             "decision"
         );
+        cx.metrics.handoff(HandoffReason::DeliveryFailed.code());
     }
 }
 

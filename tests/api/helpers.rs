@@ -144,7 +144,22 @@ impl TestApp {
         let storage = self.storage.clone();
         arbiter.spawn(async move {
             let _ = gorgias_agent::store::open_when_free(&storage, Duration::from_secs(20)).await;
-            let _ = tx.send(server::start(settings, listener).await);
+            // sled's background writes may hold the file lock a moment after the handle above
+            // is dropped (seen on a loaded machine): retry while the lock is still taken.
+            let until = Instant::now() + Duration::from_secs(20);
+            let started = loop {
+                let attempt = server::start(settings.clone(), listener.try_clone().unwrap()).await;
+                match attempt {
+                    Err(server::StartError::Store(gorgias_agent::store::StoreError::Open {
+                        reason,
+                        ..
+                    })) if reason.contains("lock") && Instant::now() < until => {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    other => break other,
+                }
+            };
+            let _ = tx.send(started);
         });
         let running = rx.await.unwrap().expect("the agent starts");
         self.address = format!("http://{}", running.addr);
@@ -279,5 +294,38 @@ pub const WAIT: Duration = Duration::from_secs(20);
 pub fn init_logs() {
     if std::env::var("RUST_LOG").is_ok() {
         let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+    }
+}
+
+/// The test configuration as TOML text (live mode against `gorgias_url`, storage at `storage`),
+/// for tests that run the binary: override keys with `GORGIAS_AGENT__*` variables on the child.
+pub fn config_toml(gorgias_url: &str, storage: &std::path::Path) -> String {
+    TEMPLATE
+        .replace("{TOKEN}", TOKEN)
+        .replace(
+            "{STORAGE}",
+            &storage.display().to_string().replace('\\', "/"),
+        )
+        .replace("{BASE}", gorgias_url)
+        .replace("{EMAIL}", API_EMAIL)
+        .replace("{KEY}", API_KEY)
+        .replace("{AI_USER}", &AI_USER.to_string())
+}
+
+/// Like [`eventually`], for conditions that must be awaited (an HTTP call).
+pub async fn eventually_async<F, Fut>(what: &str, deadline: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let until = Instant::now() + deadline;
+    loop {
+        if condition().await {
+            return;
+        }
+        if Instant::now() > until {
+            panic!("timed out waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -2,12 +2,16 @@
 
 #![allow(dead_code)] // the harness offers more than every test uses
 
+mod admin;
+mod check;
 mod crash;
 mod fake_gorgias;
 mod fake_openai;
 mod handoff;
 mod helpers;
 mod intake;
+mod logs;
+mod metrics;
 mod openai;
 mod reliability;
 mod replies;

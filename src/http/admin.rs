@@ -1,0 +1,329 @@
+//! The admin API (`Authorization: Bearer <server.admin_token>`): a ticket's session with every
+//! decision, a list of recent sessions, and resuming a handed-off ticket. Every route answers
+//! 404 while `server.admin_token` is empty (the API is disabled) and 401 without the right token.
+
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{secret_matches, AppState};
+use crate::store::Store;
+use crate::tickets::actor::ResumeError;
+use crate::tickets::session::{Session, SessionState, StateError};
+use crate::tickets::supervisor::ResumeTicket;
+
+/// How long an admin request waits for the ticket's actor.
+const ACTOR_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most sessions one list answer holds, and how many stored sessions a list reads at most.
+const MAX_LIMIT: usize = 500;
+const MAX_SCANNED: usize = 10_000;
+/// The longest operator name kept in a resume decision.
+const MAX_OPERATOR_CHARS: usize = 64;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/admin")
+            .route("/tickets", web::get().to(list_tickets))
+            .route("/tickets/{id}", web::get().to(get_ticket))
+            .route("/tickets/{id}/resume", web::post().to(resume_ticket))
+            .default_service(web::to(unknown_route)),
+    );
+}
+
+/// What an admin request can fail with; each maps to one status.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("the admin API is disabled (set server.admin_token to enable it)")]
+    Disabled,
+    #[error("missing or wrong admin token (Authorization: Bearer <server.admin_token>)")]
+    Unauthorized,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("no session for ticket {0}")]
+    UnknownTicket(u64),
+    #[error("no such admin route")]
+    UnknownRoute,
+    #[error("ticket {0} is not handed off; only a handed-off ticket can be resumed")]
+    NotHandedOff(u64),
+    #[error("ticket {0} is busy (a turn is running); try again")]
+    Busy(u64),
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl ResponseError for AdminError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AdminError::Disabled | AdminError::UnknownTicket(_) | AdminError::UnknownRoute => {
+                StatusCode::NOT_FOUND
+            }
+            AdminError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AdminError::NotHandedOff(_) => StatusCode::CONFLICT,
+            AdminError::Busy(_) | AdminError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            AdminError::Unauthorized => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"admin\""));
+            }
+            AdminError::Busy(_) => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            _ => {}
+        }
+        response.json(json!({ "error": self.to_string() }))
+    }
+}
+
+/// Lets the request through only with the configured bearer token (compared in constant time).
+fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), AdminError> {
+    if state.admin_token.is_empty() {
+        return Err(AdminError::Disabled);
+    }
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    match presented {
+        Some(token) if secret_matches(token, &state.admin_token) => Ok(()),
+        _ => {
+            tracing::warn!(
+                outcome = "unauthorized",
+                "admin request without a valid token"
+            );
+            Err(AdminError::Unauthorized)
+        }
+    }
+}
+
+fn ticket_id(raw: &str) -> Result<u64, AdminError> {
+    raw.trim()
+        .parse()
+        .map_err(|_| AdminError::BadRequest(format!("ticket id must be a number, got {raw:?}")))
+}
+
+/// The session as stored. Storage is the freshest copy: a turn commits every step before its
+/// actor adopts it, so a live actor's own copy lags while a turn runs.
+async fn load(state: &AppState, ticket_id: u64) -> Result<Session, AdminError> {
+    let store = state.store.clone();
+    let loaded = web::block(move || store.load_session(ticket_id))
+        .await
+        .map_err(|e| AdminError::Unavailable(format!("cannot read the session: {e}")))?;
+    match loaded {
+        Ok(Some(session)) => Ok(session),
+        Ok(None) => Err(AdminError::UnknownTicket(ticket_id)),
+        Err(e) => Err(AdminError::Unavailable(format!(
+            "cannot read the session of ticket {ticket_id}: {e}"
+        ))),
+    }
+}
+
+/// `GET /admin/tickets/{id}`: the whole session (state, history, decisions, outbox, failed).
+pub async fn get_ticket(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    authorize(&req, &state)?;
+    let session = load(&state, ticket_id(&path)?).await?;
+    Ok(HttpResponse::Ok().json(session))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ResumeQuery {
+    /// Who resumes the ticket (kept in the decision).
+    by: Option<String>,
+}
+
+/// The operator's name as given, without control characters and bounded.
+fn operator(by: Option<&str>) -> String {
+    let name: String = by
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_OPERATOR_CHARS)
+        .collect();
+    let name = name.trim();
+    if name.is_empty() {
+        "an operator via the admin API".into()
+    } else {
+        format!("{name} via the admin API")
+    }
+}
+
+/// `POST /admin/tickets/{id}/resume[?by=name]`: a handed-off session becomes active again; the
+/// ticket's next customer message is answered by the AI.
+pub async fn resume_ticket(
+    req: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<ResumeQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    authorize(&req, &state)?;
+    let ticket_id = ticket_id(&path)?;
+    // An unknown ticket is a 404, not a fresh session that "is not handed off".
+    load(&state, ticket_id).await?;
+    let by = operator(query.by.as_deref());
+    // A turn still delivering the handoff's last actions holds the ticket for a moment: wait
+    // for it rather than send the operator away.
+    let until = std::time::Instant::now() + ACTOR_TIMEOUT;
+    let resumed = loop {
+        let answer = tokio::time::timeout(
+            ACTOR_TIMEOUT,
+            state.supervisor.send(ResumeTicket {
+                ticket_id,
+                by: by.clone(),
+            }),
+        )
+        .await
+        .map_err(|_| AdminError::Busy(ticket_id))?
+        .map_err(|_| AdminError::Unavailable("the ticket supervisor is not running".into()))?;
+        match answer {
+            Err(ResumeError::Busy) if std::time::Instant::now() < until => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            other => break other,
+        }
+    };
+    match resumed {
+        Ok(session) => {
+            tracing::info!(ticket_id, by = %by, "admin: ticket resumed");
+            Ok(HttpResponse::Ok().json(session))
+        }
+        Err(ResumeError::State(StateError::NotHandedOff)) => {
+            Err(AdminError::NotHandedOff(ticket_id))
+        }
+        Err(ResumeError::State(StateError::AlreadyHandedOff)) | Err(ResumeError::Busy) => {
+            Err(AdminError::Busy(ticket_id))
+        }
+        Err(ResumeError::Store(e)) => Err(AdminError::Unavailable(format!(
+            "cannot store the resumed session: {e}"
+        ))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    /// `active`, `handed_off`, or absent for both.
+    state: Option<String>,
+    limit: Option<usize>,
+}
+
+/// One line of the list: enough to pick the ticket to look at.
+fn summary(session: &Session) -> Value {
+    let last_decision = session.decisions.back().map(|d| {
+        json!({
+            "outcome": d.outcome,
+            "reason": d.reason,
+            "at": d.at,
+        })
+    });
+    json!({
+        "ticket_id": session.ticket_id,
+        "state": session.state,
+        "handed_off_at": session.handed_off_at(),
+        "messages": session.history.len(),
+        "ai_replies": session.ai_reply_count(),
+        "last_message_at": session.history.last().map(|e| e.at),
+        "last_decision": last_decision,
+        "pending_actions": session.outbox.len(),
+        "failed_actions": session.failed.len(),
+    })
+}
+
+/// Reads stored sessions, newest ticket ids first, keeping those in `wanted` (all when `None`).
+fn list(store: &Store, wanted: Option<SessionState>, limit: usize) -> Value {
+    let (mut tickets, mut unreadable, mut scanned) = (Vec::new(), 0usize, 0usize);
+    for entry in store.sessions_desc().take(MAX_SCANNED) {
+        scanned += 1;
+        match entry {
+            Ok(session) if wanted.is_none_or(|w| session.state == w) => {
+                tickets.push(summary(&session));
+                if tickets.len() >= limit {
+                    break;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                unreadable += 1;
+                tracing::warn!(error = %e, "admin list: a stored session cannot be read");
+            }
+        }
+    }
+    json!({
+        "count": tickets.len(),
+        "tickets": tickets,
+        "scanned": scanned,
+        "unreadable": unreadable,
+    })
+}
+
+/// `GET /admin/tickets?state=handed_off&limit=50`: recent sessions, newest ticket first.
+pub async fn list_tickets(
+    req: HttpRequest,
+    query: web::Query<ListQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    authorize(&req, &state)?;
+    let wanted = match query.state.as_deref().map(str::trim) {
+        None | Some("") | Some("all") => None,
+        Some("active") => Some(SessionState::Active),
+        Some("handed_off") => Some(SessionState::HandedOff),
+        Some(other) => {
+            return Err(AdminError::BadRequest(format!(
+                "state must be active, handed_off or all, got {other:?}"
+            )))
+        }
+    };
+    let limit = query.limit.unwrap_or(50).clamp(1, MAX_LIMIT);
+    let store = state.store.clone();
+    let body = web::block(move || list(&store, wanted, limit))
+        .await
+        .map_err(|e| AdminError::Unavailable(format!("cannot list sessions: {e}")))?;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+/// Any other `/admin/*` path: still authenticated first, so the API's shape is not probed.
+pub async fn unknown_route(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    authorize(&req, &state)?;
+    Err(AdminError::UnknownRoute)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operator_names_are_bounded_and_cleaned() {
+        assert_eq!(operator(None), "an operator via the admin API");
+        assert_eq!(operator(Some("  ")), "an operator via the admin API");
+        assert_eq!(
+            operator(Some("alice\n\u{1b}[31m")),
+            "alice[31m via the admin API"
+        );
+        assert_eq!(
+            operator(Some(&"x".repeat(500))).len(),
+            MAX_OPERATOR_CHARS + " via the admin API".len()
+        );
+    }
+
+    #[test]
+    fn ticket_ids_must_be_numbers() {
+        assert_eq!(ticket_id("42").unwrap(), 42);
+        assert!(matches!(ticket_id("abc"), Err(AdminError::BadRequest(_))));
+    }
+}
