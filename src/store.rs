@@ -441,8 +441,9 @@ impl CommitterTrees {
     }
 }
 
-/// Opens `path`, waiting (up to `deadline`) for a previous holder of the same store to let go:
-/// actors release their handles asynchronously when they stop.
+/// Opens `path`, waiting (up to `deadline`) for a previous holder of the same store to let go of
+/// its lock: a process that is still exiting, or actors that release their handles
+/// asynchronously when they stop.
 pub async fn open_when_free(
     path: &Path,
     deadline: std::time::Duration,

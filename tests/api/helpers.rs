@@ -140,26 +140,10 @@ impl TestApp {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let settings = self.settings.clone();
         let (tx, rx) = tokio::sync::oneshot::channel();
-        // Wait for a previous life of the agent to let go of the store first.
-        let storage = self.storage.clone();
+        // `server::start` waits (bounded) for a previous life of the agent to let go of the
+        // store's lock.
         arbiter.spawn(async move {
-            let _ = gorgias_agent::store::open_when_free(&storage, Duration::from_secs(20)).await;
-            // sled's background writes may hold the file lock a moment after the handle above
-            // is dropped (seen on a loaded machine): retry while the lock is still taken.
-            let until = Instant::now() + Duration::from_secs(20);
-            let started = loop {
-                let attempt = server::start(settings.clone(), listener.try_clone().unwrap()).await;
-                match attempt {
-                    Err(server::StartError::Store(gorgias_agent::store::StoreError::Open {
-                        reason,
-                        ..
-                    })) if reason.contains("lock") && Instant::now() < until => {
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                    }
-                    other => break other,
-                }
-            };
-            let _ = tx.send(started);
+            let _ = tx.send(server::start(settings, listener).await);
         });
         let running = rx.await.unwrap().expect("the agent starts");
         self.address = format!("http://{}", running.addr);
