@@ -133,6 +133,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
         admin_token: settings.server.admin_token.clone(),
         metrics,
         outbox_stuck_after: outbox_stuck_after(settings.gorgias.retry_for_secs),
+        recent_intake: Default::default(),
     });
     let server = HttpServer::new(move || {
         App::new()

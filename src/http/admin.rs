@@ -129,15 +129,33 @@ async fn load(state: &AppState, ticket_id: u64) -> Result<Session, AdminError> {
     }
 }
 
-/// `GET /admin/tickets/{id}`: the whole session (state, history, decisions, outbox, failed).
+/// `GET /admin/tickets/{id}`: the whole session (state, history, decisions, outbox, failed), plus
+/// `intake_decisions`: the ticket's recent webhooks that were ignored, duplicated or not stored
+/// (kept in memory, newest last). A ticket with only intake decisions answers with an empty
+/// session (`state: null`), so "why did the AI not answer?" has an answer either way.
 pub async fn get_ticket(
     req: HttpRequest,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AdminError> {
     authorize(&req, &state)?;
-    let session = load(&state, ticket_id(&path)?).await?;
-    Ok(HttpResponse::Ok().json(session))
+    let ticket_id = ticket_id(&path)?;
+    let intake = state.recent_intake.for_ticket(ticket_id);
+    let mut body = match load(&state, ticket_id).await {
+        Ok(session) => serde_json::to_value(&session)
+            .map_err(|e| AdminError::Unavailable(format!("cannot encode the session: {e}")))?,
+        Err(AdminError::UnknownTicket(_)) if !intake.is_empty() => json!({
+            "ticket_id": ticket_id,
+            "state": null,
+            "history": [],
+            "decisions": [],
+            "outbox": [],
+            "failed": [],
+        }),
+        Err(e) => return Err(e),
+    };
+    body["intake_decisions"] = json!(intake);
+    Ok(HttpResponse::Ok().json(body))
 }
 
 #[derive(Debug, Deserialize)]

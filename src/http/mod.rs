@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod health;
 pub mod metrics;
+pub mod recent;
 pub mod webhook;
 
 use actix_web::body::MessageBody;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// `/readyz` fails while an outbound action has been failing for longer than this.
     pub outbox_stuck_after: std::time::Duration,
+    /// Why recent webhooks were not accepted, per ticket (for the admin API).
+    pub recent_intake: recent::RecentIntake,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

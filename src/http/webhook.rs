@@ -11,9 +11,12 @@ use super::{error_response, secret_matches, AppState};
 use crate::dedup::{dedup_key, Admission, Admit, Forget};
 use crate::filter::{classify, IgnoreReason};
 use crate::gorgias::webhook::parse_event;
-use crate::metrics::{unavailable_reason, Metrics};
+use crate::metrics::unavailable_reason;
 use crate::store::{InboxKey, Write};
 use crate::tickets::supervisor::WakeTicket;
+use crate::time::now_secs;
+
+use super::recent::IntakeDecision;
 
 /// How long intake waits for an actor before answering 503 (Gorgias retries): a full mailbox
 /// means the agent is overloaded, and Gorgias's own timeout is only a few seconds.
@@ -74,28 +77,45 @@ async fn read_body(
     Ok(body)
 }
 
+/// Logs, counts and remembers an intake decision, then answers 200 with it.
+fn decided(
+    state: &AppState,
+    ticket_id: u64,
+    message_id: Option<u64>,
+    outcome: &'static str,
+    reason: &'static str,
+) -> HttpResponse {
+    tracing::info!(ticket_id, message_id, outcome, reason, "decision");
+    state.metrics.webhook(outcome, reason);
+    let mut body = json!({ "outcome": outcome, "ticket_id": ticket_id });
+    match outcome {
+        "ignored" => body["reason"] = json!(reason),
+        _ => body["message_id"] = json!(message_id),
+    }
+    if outcome != "accepted" {
+        state.recent_intake.record(
+            ticket_id,
+            IntakeDecision {
+                at: now_secs(),
+                outcome: outcome.to_string(),
+                reason: reason.to_string(),
+                message_id,
+            },
+        );
+    }
+    HttpResponse::Ok().json(body)
+}
+
 fn ignored(
-    metrics: &Metrics,
+    state: &AppState,
     ticket_id: u64,
     message_id: Option<u64>,
     reason: IgnoreReason,
 ) -> HttpResponse {
-    tracing::info!(
-        ticket_id,
-        message_id,
-        outcome = "ignored",
-        reason = reason.code(),
-        "decision"
-    );
-    metrics.webhook("ignored", reason.code());
-    HttpResponse::Ok().json(json!({
-        "outcome": "ignored",
-        "reason": reason.code(),
-        "ticket_id": ticket_id,
-    }))
+    decided(state, ticket_id, message_id, "ignored", reason.code())
 }
 
-fn unavailable(metrics: &Metrics, ticket_id: u64, message_id: u64, reason: &str) -> HttpResponse {
+fn unavailable(state: &AppState, ticket_id: u64, message_id: u64, reason: &str) -> HttpResponse {
     tracing::warn!(
         ticket_id,
         message_id,
@@ -103,7 +123,17 @@ fn unavailable(metrics: &Metrics, ticket_id: u64, message_id: u64, reason: &str)
         reason,
         "webhook not accepted; Gorgias will retry"
     );
-    metrics.webhook("unavailable", unavailable_reason(reason));
+    let code = unavailable_reason(reason);
+    state.metrics.webhook("unavailable", code);
+    state.recent_intake.record(
+        ticket_id,
+        IntakeDecision {
+            at: now_secs(),
+            outcome: "unavailable".into(),
+            reason: code.to_string(),
+            message_id: Some(message_id),
+        },
+    );
     error_response(
         StatusCode::SERVICE_UNAVAILABLE,
         format!("the event could not be stored ({reason}); retry later"),
@@ -117,6 +147,7 @@ pub async fn receive(
     root_span: RootSpan,
 ) -> HttpResponse {
     let metrics = &state.metrics;
+    let state = state.get_ref();
     let authorized =
         presented_token(&req).is_some_and(|token| secret_matches(&token, &state.webhook_token));
     if !authorized {
@@ -129,7 +160,16 @@ pub async fn receive(
     }
     let body = match read_body(&req, payload, state.max_body_bytes).await {
         Ok(body) => body,
-        Err(response) => return response,
+        Err(response) => {
+            let reason = if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                "too_large"
+            } else {
+                "unreadable"
+            };
+            tracing::info!(outcome = "rejected", reason, "webhook body refused");
+            metrics.webhook("rejected", reason);
+            return response;
+        }
     };
     let event = match parse_event(&body) {
         Ok(event) => event,
@@ -148,9 +188,16 @@ pub async fn receive(
 
     let message = match classify(&event, &state.rules) {
         Ok(message) => message,
-        Err(reason) => return ignored(metrics, ticket_id, message_id, reason),
+        Err(reason) => return ignored(state, ticket_id, message_id, reason),
     };
     if message_id.is_none() {
+        tracing::info!(
+            ticket_id,
+            outcome = "rejected",
+            reason = "missing_message_id",
+            "malformed webhook"
+        );
+        metrics.webhook("rejected", "missing_message_id");
         return error_response(
             StatusCode::BAD_REQUEST,
             "message.id is missing: a customer message needs its Gorgias id",
@@ -158,16 +205,9 @@ pub async fn receive(
     }
     let message_id = message.message_id;
     match state.store.is_handed_off(ticket_id) {
-        Ok(true) => {
-            return ignored(
-                metrics,
-                ticket_id,
-                Some(message_id),
-                IgnoreReason::HandedOff,
-            )
-        }
+        Ok(true) => return ignored(state, ticket_id, Some(message_id), IgnoreReason::HandedOff),
         Ok(false) => {}
-        Err(e) => return unavailable(metrics, ticket_id, message_id, &e.to_string()),
+        Err(e) => return unavailable(state, ticket_id, message_id, &e.to_string()),
     }
 
     let sender = event
@@ -178,29 +218,23 @@ pub async fn receive(
     let key = dedup_key(ticket_id, message_id, &sender, &message.text);
     let dedup_write = match state.dedup.send(Admit(key)).timeout(ACTOR_TIMEOUT).await {
         Ok((Admission::Duplicate, _)) => {
-            tracing::info!(
+            return decided(
+                state,
                 ticket_id,
-                message_id,
-                outcome = "duplicate",
-                reason = "redelivery",
-                "decision"
-            );
-            metrics.webhook("duplicate", "redelivery");
-            return HttpResponse::Ok().json(json!({
-                "outcome": "duplicate",
-                "ticket_id": ticket_id,
-                "message_id": message_id,
-            }));
+                Some(message_id),
+                "duplicate",
+                "redelivery",
+            )
         }
         Ok((Admission::Fresh { .. }, write)) => write,
-        Err(_) => return unavailable(metrics, ticket_id, message_id, "the agent is overloaded"),
+        Err(_) => return unavailable(state, ticket_id, message_id, "the agent is overloaded"),
     };
 
     let seq = match state.store.next_seq() {
         Ok(seq) => seq,
         Err(e) => {
             state.dedup.do_send(Forget(key));
-            return unavailable(metrics, ticket_id, message_id, &e.to_string());
+            return unavailable(state, ticket_id, message_id, &e.to_string());
         }
     };
     // The event before its dedup entry: whatever prefix of this commit survives a crash, a
@@ -209,7 +243,7 @@ pub async fn receive(
     writes.extend(dedup_write);
     if let Err(e) = state.store.commit(writes).await {
         state.dedup.do_send(Forget(key));
-        return unavailable(metrics, ticket_id, message_id, &e.to_string());
+        return unavailable(state, ticket_id, message_id, &e.to_string());
     }
     if let Err(e) = state
         .supervisor
@@ -220,17 +254,11 @@ pub async fn receive(
         // Stored, so not lost: the supervisor's sweep (or a restart) picks it up.
         tracing::warn!(ticket_id, message_id, error = %e, "ticket supervisor busy; the stored message will be picked up by its sweep");
     }
-    tracing::info!(
+    decided(
+        state,
         ticket_id,
-        message_id,
-        outcome = "accepted",
-        reason = "customer_message",
-        "decision"
-    );
-    metrics.webhook("accepted", "customer_message");
-    HttpResponse::Ok().json(json!({
-        "outcome": "accepted",
-        "ticket_id": ticket_id,
-        "message_id": message_id,
-    }))
+        Some(message_id),
+        "accepted",
+        "customer_message",
+    )
 }

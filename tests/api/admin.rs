@@ -72,8 +72,7 @@ async fn a_tickets_decisions_show_ignore_reply_and_handoff_and_resume_lets_the_a
     let app = TestApp::spawn().await;
     let ticket = 91;
 
-    // Ignored before the AI owns the ticket: no session exists, the ignore is in the answer,
-    // the log and the metrics only.
+    // Ignored before the AI owns the ticket: no session exists, but the admin API tells why.
     let mut not_ours = customer_event(ticket, 910, "where is my order");
     not_ours["ticket"]["assignee_user"] = json!({"id": 12345});
     not_ours["ticket"]["assignee_user_id"] = json!(12345);
@@ -84,8 +83,11 @@ async fn a_tickets_decisions_show_ignore_reply_and_handoff_and_resume_lets_the_a
     let (status, body, _) = app
         .get(&format!("/admin/tickets/{ticket}"), Some(ADMIN))
         .await;
-    assert_eq!(status, 404, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("no session"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["state"], Value::Null);
+    assert_eq!(body["intake_decisions"][0]["outcome"], "ignored");
+    assert_eq!(body["intake_decisions"][0]["reason"], "not_assigned_to_ai");
+    assert_eq!(body["intake_decisions"][0]["message_id"], 910);
 
     // A reply.
     app.webhook(&customer_event(ticket, 911, "Hi, where is my order?"))
@@ -117,6 +119,13 @@ async fn a_tickets_decisions_show_ignore_reply_and_handoff_and_resume_lets_the_a
         .await;
     assert_eq!(status, 200);
     assert_eq!(session["state"], "handed_off");
+    let intake: Vec<&str> = session["intake_decisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(intake, ["not_assigned_to_ai", "handed_off"]);
     assert_eq!(
         decisions(&session),
         pairs(&[("replied", "answered"), ("handed_off", "skip_topic")])

@@ -99,7 +99,11 @@ async fn the_ai_hands_off_after_max_ai_replies() {
         // Wait for this message to be in the session and answered, so each is its own turn.
         eventually("answer", WAIT, || {
             app.store().load_session(23).unwrap().is_some_and(|s| {
-                s.history.iter().filter(|e| e.message_id == Some(231 + i as u64)).count() == 1
+                s.history
+                    .iter()
+                    .filter(|e| e.message_id == Some(231 + i as u64))
+                    .count()
+                    == 1
                     && s.outbox.is_empty()
                     && s.unanswered().is_empty()
             })
