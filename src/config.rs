@@ -614,6 +614,12 @@ impl Settings {
                     "must be an http(s) URL",
                 ));
             }
+            if url.contains("api.openai.com") && self.brain.openai.api_key.is_empty() {
+                return Err(ConfigError::invalid(
+                    "brain.openai.api_key",
+                    "is required for api.openai.com (set GORGIAS_AGENT__BRAIN__OPENAI__API_KEY)",
+                ));
+            }
             if self.brain.openai.model.trim().is_empty() {
                 return Err(ConfigError::invalid(
                     "brain.openai.model",
@@ -747,6 +753,28 @@ ai_user_id = 7
         .unwrap_err()
         .to_string();
         assert!(err.contains("bnd"), "{err}");
+    }
+
+    #[test]
+    fn the_openai_brain_on_openai_needs_a_key_but_a_local_server_does_not() {
+        let err = Settings::from_toml_and_env(
+            MINIMAL,
+            env(&[("GORGIAS_AGENT__BRAIN__BACKEND", "openai")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("brain.openai.api_key"), "{err}");
+        let local = Settings::from_toml_and_env(
+            MINIMAL,
+            env(&[
+                ("GORGIAS_AGENT__BRAIN__BACKEND", "openai"),
+                (
+                    "GORGIAS_AGENT__BRAIN__OPENAI__BASE_URL",
+                    "http://127.0.0.1:11434/v1",
+                ),
+            ]),
+        );
+        assert!(local.is_ok(), "{local:?}");
     }
 
     #[test]

@@ -51,6 +51,8 @@ pub struct ResumeTicket {
 
 pub struct TicketSupervisor {
     actors: HashMap<u64, Addr<TicketActor>>,
+    /// Tickets whose stored session cannot be decoded (reported once, skipped by the sweep).
+    unreadable: std::collections::HashSet<u64>,
     cx: Rc<TurnContext>,
     store: Store,
     idle_timeout: Duration,
@@ -61,6 +63,7 @@ impl TicketSupervisor {
         TicketSupervisor {
             store: cx.store.clone(),
             actors: HashMap::new(),
+            unreadable: Default::default(),
             cx,
             idle_timeout,
         }
@@ -79,7 +82,10 @@ impl TicketSupervisor {
             Ok(Some(session)) => session,
             Ok(None) => Session::new(ticket_id),
             Err(e) => {
-                tracing::error!(ticket_id, error = %e, "cannot load the ticket's session; its messages stay stored until an operator looks");
+                // Said once per ticket, not at every sweep.
+                if self.unreadable.insert(ticket_id) {
+                    tracing::error!(ticket_id, error = %e, "cannot load the ticket's session; its messages stay stored until an operator looks");
+                }
                 return None;
             }
         };
@@ -117,7 +123,7 @@ impl Actor for TicketSupervisor {
         ctx.set_mailbox_capacity(1024);
         ctx.run_interval(SWEEP_EVERY, |act, ctx| {
             for ticket_id in act.store.tickets_with_work() {
-                if !act.actors.contains_key(&ticket_id) {
+                if !act.actors.contains_key(&ticket_id) && !act.unreadable.contains(&ticket_id) {
                     act.wake(ticket_id, ctx);
                 }
             }
@@ -176,7 +182,7 @@ impl Handler<GetSession> for TicketSupervisor {
     type Result = ResponseFuture<Result<Option<Session>, String>>;
 
     fn handle(&mut self, GetSession(ticket_id): GetSession, _: &mut Self::Context) -> Self::Result {
-        // A live actor's copy is the freshest; otherwise storage is the truth (no spawn needed).
+        // A live actor's copy (as of its last finished turn), else storage; no spawn needed.
         match self.actors.get(&ticket_id).cloned() {
             Some(addr) => Box::pin(async move {
                 addr.send(Snapshot)

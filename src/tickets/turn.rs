@@ -320,7 +320,12 @@ async fn deliver_outbox(cx: &TurnContext, session: &mut Session) -> Option<Durat
         match result {
             Ok(posted_id) => {
                 next.complete_head(posted_id);
-                tracing::info!(ticket_id, action = action.kind.name(), external_id = %action.external_id, message_id = posted_id, outcome = "delivered", "outbound action done");
+                let outcome = if cx.delivery.mode() == Mode::DryRun {
+                    "dry_run"
+                } else {
+                    "delivered"
+                };
+                tracing::info!(ticket_id, action = action.kind.name(), external_id = %action.external_id, message_id = posted_id, outcome, "outbound action done");
                 cx.metrics.delivered(action.kind.name(), cx.delivery.mode());
             }
             Err(e) => {
