@@ -343,6 +343,12 @@ pub struct OpenAiSettings {
     pub timeout_secs: u64,
     #[serde(default = "defaults::openai_max_retries")]
     pub max_retries: u32,
+    /// First retry delay of a failed model call (doubles per attempt, with full jitter).
+    #[serde(default = "defaults::openai_retry_initial_ms")]
+    pub retry_initial_ms: u64,
+    /// Longest delay between two model retries.
+    #[serde(default = "defaults::openai_retry_max_ms")]
+    pub retry_max_ms: u64,
     #[serde(default)]
     pub system_prompt: String,
 }
@@ -355,6 +361,8 @@ impl Default for OpenAiSettings {
             model: defaults::openai_model(),
             timeout_secs: defaults::openai_timeout_secs(),
             max_retries: defaults::openai_max_retries(),
+            retry_initial_ms: defaults::openai_retry_initial_ms(),
+            retry_max_ms: defaults::openai_retry_max_ms(),
             system_prompt: String::new(),
         }
     }
@@ -448,6 +456,12 @@ mod defaults {
     }
     pub fn openai_max_retries() -> u32 {
         2
+    }
+    pub fn openai_retry_initial_ms() -> u64 {
+        500
+    }
+    pub fn openai_retry_max_ms() -> u64 {
+        8000
     }
     pub fn log_level() -> String {
         "info".into()

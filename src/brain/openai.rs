@@ -12,18 +12,16 @@ use awc::error::SendRequestError;
 use awc::http::header::HttpDate;
 use futures_util::future::{self, LocalBoxFuture};
 use futures_util::FutureExt;
-use rand::Rng;
+
 use serde_json::{json, Value};
 
 use super::prompt::{self, clip, ChatMessage, PromptBuilder, HANDOFF_TOOL};
 use super::{Brain, BrainError, BrainInput, Decision, HandoffReason};
 use crate::config::{OpenAiSettings, Secret};
+use crate::time::full_jitter_backoff;
 
 /// The most response body read from the model server.
 const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
-/// First retry delay; doubles per attempt (full jitter) up to `BACKOFF_MAX`.
-const BACKOFF_INITIAL: Duration = Duration::from_millis(500);
-const BACKOFF_MAX: Duration = Duration::from_secs(8);
 /// A server asking to wait longer than this is treated as unavailable: the ticket goes to a
 /// human rather than sit unanswered.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
@@ -313,15 +311,6 @@ pub fn parse_retry_after(
     Some(date.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
-/// Exponential backoff with full jitter: uniform in `0..=min(max, initial * 2^attempt)`.
-pub fn backoff(attempt: u32) -> Duration {
-    let ceiling = BACKOFF_INITIAL
-        .saturating_mul(2u32.saturating_pow(attempt.min(16)))
-        .min(BACKOFF_MAX);
-    let millis = ceiling.as_millis().max(1) as u64;
-    Duration::from_millis(rand::thread_rng().gen_range(0..=millis))
-}
-
 /// The brain; cheap to share on the actors' arbiter (`awc::Client` is `!Send`).
 pub struct OpenAiBrain {
     inner: Rc<Inner>,
@@ -334,6 +323,9 @@ struct Inner {
     model: String,
     timeout: Duration,
     max_retries: u32,
+    /// First retry delay; doubles per attempt (full jitter) up to `retry_max`.
+    retry_initial: Duration,
+    retry_max: Duration,
     prompt: PromptBuilder,
 }
 
@@ -355,6 +347,8 @@ impl OpenAiBrain {
                 model: settings.model.trim().to_string(),
                 timeout,
                 max_retries: settings.max_retries,
+                retry_initial: Duration::from_millis(settings.retry_initial_ms.max(1)),
+                retry_max: Duration::from_millis(settings.retry_max_ms.max(1)),
                 prompt,
             }),
         }
@@ -481,7 +475,7 @@ impl Inner {
             let wait = match error.retry_after() {
                 Some(wait) if wait > MAX_RETRY_AFTER => return Err((error, attempt)),
                 Some(wait) => wait,
-                None => backoff(attempt - 1),
+                None => full_jitter_backoff(self.retry_initial, self.retry_max, attempt - 1),
             };
             tracing::warn!(ticket_id, attempt, error = %error, retry_in_ms = wait.as_millis() as u64, "model call failed; will retry");
             tokio::time::sleep(wait).await;
@@ -720,12 +714,6 @@ mod tests {
         assert!(OpenAiError::Timeout(1).is_retryable());
         assert!(OpenAiError::Connect("refused".into()).is_retryable());
         assert!(!OpenAiError::Unusable("empty".into()).is_retryable());
-        for attempt in 0..10 {
-            assert!(backoff(attempt) <= BACKOFF_MAX);
-        }
-        for _ in 0..50 {
-            assert!(backoff(0) <= BACKOFF_INITIAL);
-        }
     }
 
     #[test]

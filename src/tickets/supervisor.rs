@@ -228,9 +228,8 @@ mod tests {
     use crate::brain::guardrails::Guardrails;
     use crate::brain::{Brain, BrainError, BrainInput, Decision};
     use crate::config::{HandoffSettings, Mode};
-    use crate::filter::{Customer, CustomerMessage};
+    use crate::filter::CustomerMessage;
     use crate::gorgias::api::Sender;
-    use crate::gorgias::webhook::Address;
     use crate::store::{InboxKey, Write};
     use crate::tickets::delivery::Delivery;
     use crate::tickets::session::Role;
@@ -297,24 +296,7 @@ mod tests {
     }
 
     fn message(ticket_id: u64, message_id: u64, text: &str) -> CustomerMessage {
-        CustomerMessage {
-            ticket_id,
-            message_id,
-            channel: "chat".into(),
-            customer: Customer {
-                id: Some(9),
-                email: "c@x".into(),
-                name: None,
-            },
-            customer_address: Address {
-                address: "c@x".into(),
-                name: None,
-            },
-            support_address: None,
-            subject: None,
-            text: text.into(),
-            created_datetime: None,
-        }
+        CustomerMessage::sample(ticket_id, message_id, text)
     }
 
     async fn deliver(store: &Store, supervisor: &Addr<TicketSupervisor>, m: CustomerMessage) {

@@ -6,8 +6,6 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use rand::Rng;
-
 use crate::brain::guardrails::Guardrails;
 use crate::brain::{Brain, BrainInput, Decision, HandoffReason};
 use crate::config::{HandoffSettings, Mode};
@@ -15,7 +13,7 @@ use crate::metrics::Metrics;
 use crate::store::{Store, StoreError, Write};
 use crate::tickets::delivery::Delivery;
 use crate::tickets::session::{Accepted, ActionKind, ReplyTarget, Session};
-use crate::time::now_secs;
+use crate::time::{full_jitter_backoff, now_secs};
 
 /// How outbound failures are retried.
 #[derive(Debug, Clone)]
@@ -32,12 +30,7 @@ pub struct RetryPolicy {
 impl RetryPolicy {
     /// Exponential backoff with full jitter: uniform in `0..=min(max, initial * 2^attempt)`.
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let ceiling = self
-            .initial
-            .saturating_mul(2u32.saturating_pow(attempt.min(20)))
-            .min(self.max);
-        let millis = ceiling.as_millis().max(1) as u64;
-        Duration::from_millis(rand::thread_rng().gen_range(0..=millis))
+        full_jitter_backoff(self.initial, self.max, attempt)
     }
 }
 
