@@ -189,6 +189,13 @@ pub fn assign_body(user_id: Option<u64>, team_id: Option<u64>) -> Value {
     body
 }
 
+/// The id of a message as `POST /api/tickets/{id}/messages` returns it.
+pub fn created_message_id(answer: &Value) -> Option<u64> {
+    answer["id"]
+        .as_u64()
+        .or_else(|| answer["id"].as_str().and_then(|s| s.parse().ok()))
+}
+
 /// Escaped HTML with paragraphs and line breaks.
 pub fn text_to_html(text: &str) -> String {
     let escape = |s: &str| {
@@ -283,9 +290,7 @@ impl GorgiasApi {
         let answer = self
             .call("create_message", Method::POST, &path, Some(body))
             .await?;
-        answer["id"]
-            .as_u64()
-            .or_else(|| answer["id"].as_str().and_then(|s| s.parse().ok()))
+        created_message_id(&answer)
             .ok_or_else(|| GorgiasError::Decode("created message has no id".into()))
     }
 
@@ -534,6 +539,86 @@ mod tests {
             assign_body(None, Some(7)),
             json!({"assignee_team": {"id": 7}})
         );
+    }
+
+    fn fixture(name: &str) -> Value {
+        let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn our_reply_has_the_fields_of_gorgias_sample_request_but_never_sent_datetime() {
+        let sample = fixture("postman-create-message.request.json");
+        let ours = reply_body(&target(), "hi", &sender(), "gorgias-agent:1:1");
+        // Timestamps and the email Message-Id are Gorgias's to set.
+        let theirs_only = [
+            "created_datetime",
+            "failed_datetime",
+            "sent_datetime",
+            "message_id",
+        ];
+        for key in sample.as_object().unwrap().keys() {
+            if !theirs_only.contains(&key.as_str()) {
+                assert!(ours.get(key).is_some(), "our reply lacks {key}");
+            }
+        }
+        assert!(
+            sample.get("sent_datetime").is_some(),
+            "the sample sets it; we must not"
+        );
+        assert!(ours.get("sent_datetime").is_none());
+        // Same shapes: source.from / source.to[] addresses, sender and receiver objects.
+        assert!(ours["source"]["from"]["address"].is_string());
+        assert!(sample["source"]["to"][0]["address"].is_string());
+        assert!(ours["source"]["to"][0]["address"].is_string());
+        assert!(ours["sender"].is_object() && ours["receiver"].is_object());
+    }
+
+    #[test]
+    fn the_created_message_id_is_read_from_gorgias_sample_response() {
+        let response = fixture("postman-create-message.response-201.json");
+        assert_eq!(created_message_id(&response), response["id"].as_u64());
+        assert!(created_message_id(&response).is_some());
+        assert_eq!(created_message_id(&json!({"id": "42"})), Some(42));
+        assert_eq!(created_message_id(&json!({})), None);
+    }
+
+    #[test]
+    fn our_reassignment_uses_the_keys_of_gorgias_sample_update() {
+        let sample = fixture("postman-update-ticket.request.json");
+        let ours = assign_body(Some(5), Some(7));
+        for key in ours.as_object().unwrap().keys() {
+            assert!(
+                sample.get(key).is_some(),
+                "{key} is not a ticket update field"
+            );
+        }
+        let response = fixture("postman-update-ticket.response-202.json");
+        assert!(response["id"].as_u64().is_some());
+    }
+
+    #[test]
+    fn gorgias_sample_ticket_and_customer_read_as_webhook_context() {
+        use crate::gorgias::webhook::parse_event;
+        let ticket = fixture("postman-retrieve-ticket.response-200.json");
+        let event = parse_event(json!({ "ticket": ticket }).to_string().as_bytes()).unwrap();
+        assert_eq!(Some(event.ticket.id), ticket["id"].as_u64());
+        assert_eq!(
+            event.ticket.customer.email.as_deref(),
+            ticket["customer"]["email"].as_str()
+        );
+        let customer = fixture("postman-retrieve-customer.response-200.json");
+        let event = parse_event(
+            json!({"ticket": {"id": 1, "customer": customer}})
+                .to_string()
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(
+            event.ticket.customer.email.as_deref(),
+            customer["email"].as_str()
+        );
+        assert_eq!(event.ticket.customer.id, customer["id"].as_u64());
     }
 
     #[test]
