@@ -155,6 +155,10 @@ pub struct Session {
     pub history: Vec<HistoryEntry>,
     /// Customer messages before this index are answered (or were handled by a handoff).
     pub answered_upto: usize,
+    /// AI replies before this history index do not count towards `handoff.max_ai_replies`:
+    /// an operator's resume starts the count again.
+    #[serde(default)]
+    pub replies_counted_from: usize,
     /// Where the next reply goes: the latest customer message's channel and addresses.
     pub target: Option<ReplyTarget>,
     pub decisions: VecDeque<DecisionRecord>,
@@ -171,6 +175,7 @@ impl Session {
             handed_off_at: None,
             history: Vec::new(),
             answered_upto: 0,
+            replies_counted_from: 0,
             target: None,
             decisions: VecDeque::new(),
             outbox: VecDeque::new(),
@@ -225,9 +230,13 @@ impl Session {
             .collect()
     }
 
-    /// How many replies the AI has given on this ticket.
+    /// How many replies the AI has given on this ticket since it last took it (creation or resume).
     pub fn ai_reply_count(&self) -> u32 {
-        self.history.iter().filter(|e| e.role == Role::Ai).count() as u32
+        self.history
+            .iter()
+            .skip(self.replies_counted_from)
+            .filter(|e| e.role == Role::Ai)
+            .count() as u32
     }
 
     /// Records an AI message answering everything unanswered so far.
@@ -261,6 +270,7 @@ impl Session {
         self.state = SessionState::Active;
         self.handed_off_at = None;
         self.answered_upto = self.history.len();
+        self.replies_counted_from = self.history.len();
         self.record(
             now,
             "resumed",
@@ -450,6 +460,23 @@ mod tests {
         assert!(s.unanswered().is_empty());
         s.accept(&message(12, "again"), 5);
         assert_eq!(s.unanswered().len(), 1);
+    }
+
+    #[test]
+    fn a_resume_starts_the_ai_reply_count_again() {
+        let mut s = Session::new(1);
+        for i in 0..3 {
+            s.accept(&message(10 + i, "q"), 1);
+            s.record_ai_message("a", "x", 2);
+        }
+        assert_eq!(s.ai_reply_count(), 3);
+        s.hand_off(3).unwrap();
+        s.resume(4, "op").unwrap();
+        assert_eq!(s.ai_reply_count(), 0);
+        s.accept(&message(20, "again"), 5);
+        s.record_ai_message("b", "y", 6);
+        assert_eq!(s.ai_reply_count(), 1);
+        assert_eq!(s.history.len(), 8, "the whole history is kept");
     }
 
     #[test]

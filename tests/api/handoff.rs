@@ -113,6 +113,31 @@ async fn the_ai_hands_off_after_max_ai_replies() {
     let session = app.store().load_session(23).unwrap().unwrap();
     assert!(session.is_handed_off());
     assert_eq!(session.decisions.back().unwrap().reason, "max_ai_replies");
+
+    // An operator gives the ticket back to the AI: the count starts again, so the next
+    // question is answered rather than handed off at once.
+    eventually("handoff delivered", WAIT, || {
+        app.gorgias.ticket_updates(23).len() == 1
+    })
+    .await;
+    let (status, _) = app
+        .post(
+            "/admin/tickets/23/resume?by=alice",
+            Some("test-admin-token"),
+        )
+        .await;
+    assert_eq!(status, 200);
+    app.webhook(&customer_event(23, 299, "where is my order"))
+        .await;
+    eventually("answered after resume", WAIT, || {
+        app.store()
+            .load_session(23)
+            .unwrap()
+            .is_some_and(|s| s.decisions.back().is_some_and(|d| d.outcome == "replied"))
+    })
+    .await;
+    let session = app.store().load_session(23).unwrap().unwrap();
+    assert!(!session.is_handed_off());
 }
 
 #[actix_web::test]
