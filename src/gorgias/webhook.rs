@@ -4,6 +4,8 @@
 //! be missing while their flat `*_id` twin is present, and nested values may arrive as JSON text
 //! inside a string. Everything here accepts all of those and names the exact path on failure.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 /// Why a body cannot be read; the text is returned to the caller in a 400.
@@ -89,9 +91,9 @@ pub fn parse_event(body: &[u8]) -> Result<WebhookEvent, ParseError> {
     let message = object_at(&root, "message", "message")?;
 
     let ticket_id = first_id(&[
-        (ticket.as_ref(), "id", "ticket.id"),
+        (ticket.as_deref(), "id", "ticket.id"),
         (Some(&root), "ticket_id", "ticket_id"),
-        (message.as_ref(), "ticket_id", "message.ticket_id"),
+        (message.as_deref(), "ticket_id", "message.ticket_id"),
     ])?
     .ok_or(ParseError::Missing("ticket.id"))?;
 
@@ -179,16 +181,23 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-fn object_at(
-    map: &Map<String, Value>,
+fn object_at<'a>(
+    map: &'a Map<String, Value>,
     key: &str,
     path: &'static str,
-) -> Result<Option<Map<String, Value>>, ParseError> {
-    match map.get(key).cloned().map(decode_nested) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(o)) => Ok(Some(o)),
-        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(other) => Err(ParseError::Malformed {
+) -> Result<Option<Cow<'a, Map<String, Value>>>, ParseError> {
+    // Borrowed when the field is an object already (the usual case): the webhook's objects
+    // are large and parsing only reads them.
+    let decoded = match map.get(key) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Object(o)) => return Ok(Some(Cow::Borrowed(o))),
+        Some(other) => decode_nested(other.clone()),
+    };
+    match decoded {
+        Value::Null => Ok(None),
+        Value::Object(o) => Ok(Some(Cow::Owned(o))),
+        Value::String(s) if s.trim().is_empty() => Ok(None),
+        other => Err(ParseError::Malformed {
             path,
             problem: format!("expected an object, got {}", kind(&other)),
         }),
