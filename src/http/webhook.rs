@@ -245,13 +245,9 @@ pub async fn receive(
         state.dedup.do_send(Forget(key));
         return unavailable(state, ticket_id, message_id, &e.to_string());
     }
-    if let Err(e) = state
-        .supervisor
-        .send(WakeTicket(ticket_id))
-        .timeout(ACTOR_TIMEOUT)
-        .await
-    {
-        // Stored, so not lost: the supervisor's sweep (or a restart) picks it up.
+    // Stored, so a wake-up that does not fit in the supervisor's bounded mailbox is not lost:
+    // its sweep picks the ticket up within seconds. Not awaited: the answer does not depend on it.
+    if let Err(e) = state.supervisor.try_send(WakeTicket(ticket_id)) {
         tracing::warn!(ticket_id, message_id, error = %e, "ticket supervisor busy; the stored message will be picked up by its sweep");
     }
     decided(

@@ -59,11 +59,11 @@ impl TicketActor {
         supervisor: Addr<TicketSupervisor>,
         idle_timeout: Duration,
     ) -> TicketActor {
-        // Hydrated with undelivered actions means the previous process stopped mid-delivery:
-        // the head post may have reached Gorgias, so it is looked up before being posted again
-        // (after `in_doubt_delay`, see `started`).
-        if let Some(head) = session.outbox.front_mut() {
-            head.maybe_sent = true;
+        // Hydrated with undelivered actions means the previous process stopped mid-delivery,
+        // and delivery progress is stored per batch: any of them may have reached Gorgias, so
+        // each is looked up before being posted again (after `in_doubt_delay`, see `started`).
+        for action in session.outbox.iter_mut() {
+            action.maybe_sent = true;
         }
         TicketActor {
             ticket_id: session.ticket_id,

@@ -61,18 +61,33 @@ pub async fn run(cx: Rc<TurnContext>, mut session: Session) -> (Session, TurnEnd
         if let Some(delay) = deliver_outbox(&cx, &mut session).await {
             return (session, TurnEnd::RetryIn(delay));
         }
-        if let Err(e) = take_inbox(&cx, &mut session).await {
-            tracing::error!(ticket_id, error = %e, "cannot take new messages; will retry");
-            return (session, TurnEnd::RetryIn(cx.retry.backoff(1)));
-        }
-        if session.unanswered().is_empty() {
-            return (session, TurnEnd::Idle);
-        }
-        if let Err(e) = decide(&cx, &mut session).await {
-            tracing::error!(ticket_id, error = %e, "cannot store the decision; will retry");
-            return (session, TurnEnd::RetryIn(cx.retry.backoff(1)));
+        match take_and_decide(&cx, &mut session).await {
+            Ok(true) => {}
+            Ok(false) => return (session, TurnEnd::Idle),
+            Err(e) => {
+                tracing::error!(ticket_id, error = %e, "cannot store new messages and the decision; will retry");
+                return (session, TurnEnd::RetryIn(cx.retry.backoff(1)));
+            }
         }
     }
+}
+
+/// Takes the ticket's new messages into the session and, when something is unanswered,
+/// decides; both are stored in one commit (the session first, then the inbox deletions: a crash
+/// in between leaves entries that `accept` recognises as known). `false` when there was nothing
+/// to do.
+async fn take_and_decide(cx: &TurnContext, session: &mut Session) -> Result<bool, StoreError> {
+    let mut next = session.clone();
+    let deletes = take_inbox(cx, &mut next);
+    let unanswered = !next.unanswered().is_empty();
+    if unanswered {
+        decide(cx, &mut next).await;
+    } else if deletes.is_empty() {
+        return Ok(false);
+    }
+    commit(&cx.store, &next, deletes).await?;
+    *session = next;
+    Ok(true)
 }
 
 async fn commit(store: &Store, session: &Session, extra: Vec<Write>) -> Result<(), StoreError> {
@@ -81,14 +96,10 @@ async fn commit(store: &Store, session: &Session, extra: Vec<Write>) -> Result<(
     store.commit(writes).await
 }
 
-/// Moves the ticket's inbox into the session (the session first, then the inbox deletions, in
-/// one commit: a crash in between leaves entries that `accept` recognises as known).
-async fn take_inbox(cx: &TurnContext, session: &mut Session) -> Result<(), StoreError> {
-    let entries = cx.store.inbox_for(session.ticket_id);
-    if entries.is_empty() {
-        return Ok(());
-    }
-    let mut next = session.clone();
+/// Moves the ticket's stored new messages into `session`; returns the inbox deletions to commit
+/// with it.
+fn take_inbox(cx: &TurnContext, next: &mut Session) -> Vec<Write> {
+    let entries = cx.store.inbox_for(next.ticket_id);
     let now = now_secs();
     let mut deletes = Vec::with_capacity(entries.len());
     for (key, entry) in entries {
@@ -118,13 +129,11 @@ async fn take_inbox(cx: &TurnContext, session: &mut Session) -> Result<(), Store
         }
         deletes.push(Write::inbox_delete(key));
     }
-    commit(&cx.store, &next, deletes).await?;
-    *session = next;
-    Ok(())
+    deletes
 }
 
-/// Decides for the unanswered messages and stores the decision with its planned actions.
-async fn decide(cx: &TurnContext, session: &mut Session) -> Result<(), StoreError> {
+/// Decides for the unanswered messages and records the decision with its planned actions.
+async fn decide(cx: &TurnContext, session: &mut Session) {
     let unanswered = session.unanswered();
     let message_ids: Vec<u64> = unanswered.iter().filter_map(|e| e.message_id).collect();
     let first_unanswered = session.history.len() - unanswered.len();
@@ -156,18 +165,14 @@ async fn decide(cx: &TurnContext, session: &mut Session) -> Result<(), StoreErro
         },
     };
     let decision = with_summary(cx, &input, decision).await;
-    let mut next = session.clone();
     apply_decision(
-        &mut next,
+        session,
         decision,
         cx,
         target.as_ref(),
         &message_ids,
         now_secs(),
     );
-    commit(&cx.store, &next, Vec::new()).await?;
-    *session = next;
-    Ok(())
 }
 
 /// A handoff whose note needs a summary gets one from the brain (the openai brain asks the
@@ -303,13 +308,20 @@ pub fn plan_handoff(
 }
 
 /// Delivers the outbox in order. Returns a delay when the head action must be retried later.
+///
+/// Progress is stored once, when the outbox is drained or an action must wait, not after each
+/// action: every action still in a stored outbox is treated as possibly sent when it is read
+/// back (see `TicketActor::new`), so a crash before that commit repeats lookups, never posts.
 async fn deliver_outbox(cx: &TurnContext, session: &mut Session) -> Option<Duration> {
     let ticket_id = session.ticket_id;
-    while let Some(action) = session.outbox.front().cloned() {
+    if session.outbox.is_empty() {
+        return None;
+    }
+    let mut next = session.clone();
+    let mut delay = None;
+    while let Some(action) = next.outbox.front().cloned() {
         let result = cx.delivery.execute(ticket_id, &action).await;
         let now = now_secs();
-        let mut next = session.clone();
-        let mut delay = None;
         match result {
             Ok(posted_id) => {
                 next.complete_head(posted_id);
@@ -336,25 +348,22 @@ async fn deliver_outbox(cx: &TurnContext, session: &mut Session) -> Option<Durat
                         .unwrap_or_else(|| cx.retry.backoff(head.attempts));
                     tracing::warn!(ticket_id, action = action.kind.name(), attempt = head.attempts, error = %e, retry_in_ms = wait.as_millis() as u64, "outbound action failed; will retry");
                     delay = Some(wait);
-                } else {
-                    fail_head(cx, &mut next, &action.kind, e.to_string(), now);
+                    break;
                 }
+                fail_head(cx, &mut next, &action.kind, e.to_string(), now);
             }
-        }
-        if let Err(e) = commit(&cx.store, &next, Vec::new()).await {
-            tracing::error!(ticket_id, error = %e, "cannot store delivery progress; will retry");
-            // The action may have been done: the next attempt looks before posting again.
-            if let Some(head) = session.outbox.front_mut() {
-                head.maybe_sent = true;
-            }
-            return Some(cx.retry.backoff(1));
-        }
-        *session = next;
-        if delay.is_some() {
-            return delay;
         }
     }
-    None
+    if let Err(e) = commit(&cx.store, &next, Vec::new()).await {
+        tracing::error!(ticket_id, error = %e, "cannot store delivery progress; will retry");
+        // Some actions may have been done: each one still owed is looked up before a repost.
+        for action in session.outbox.iter_mut() {
+            action.maybe_sent = true;
+        }
+        return Some(cx.retry.backoff(1));
+    }
+    *session = next;
+    delay
 }
 
 /// Gives up on the head action. A reply the customer will never see is a ticket a human must
