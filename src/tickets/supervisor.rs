@@ -270,6 +270,15 @@ mod tests {
         }
     }
 
+    /// A brain that answers at once (1 ms).
+    fn quick_brain() -> Rc<SlowBrain> {
+        Rc::new(SlowBrain {
+            in_flight: Rc::new(Cell::new(0)),
+            max_in_flight: Rc::new(Cell::new(0)),
+            delay: Duration::from_millis(1),
+        })
+    }
+
     fn context(store: &Store, brain: Rc<dyn Brain>) -> Rc<TurnContext> {
         Rc::new(TurnContext {
             store: store.clone(),
@@ -373,11 +382,7 @@ mod tests {
     async fn idle_actors_are_passivated_and_rehydrated_from_storage() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db")).unwrap();
-        let brain = Rc::new(SlowBrain {
-            in_flight: Rc::new(Cell::new(0)),
-            max_in_flight: Rc::new(Cell::new(0)),
-            delay: Duration::from_millis(1),
-        });
+        let brain = quick_brain();
         let supervisor =
             TicketSupervisor::new(context(&store, brain), Duration::from_millis(30)).start();
         deliver(&store, &supervisor, message(7, 1, "first")).await;
@@ -423,11 +428,7 @@ mod tests {
             .commit(vec![Write::inbox_put(key, &message(8, 1, "still there?"))])
             .await
             .unwrap();
-        let brain = Rc::new(SlowBrain {
-            in_flight: Rc::new(Cell::new(0)),
-            max_in_flight: Rc::new(Cell::new(0)),
-            delay: Duration::from_millis(1),
-        });
+        let brain = quick_brain();
         let supervisor =
             TicketSupervisor::new(context(&store, brain), Duration::from_secs(60)).start();
         assert_eq!(supervisor.send(RecoverPending).await.unwrap(), 1);
@@ -448,11 +449,7 @@ mod tests {
             )])
             .await
             .unwrap();
-        let brain = Rc::new(SlowBrain {
-            in_flight: Rc::new(Cell::new(0)),
-            max_in_flight: Rc::new(Cell::new(0)),
-            delay: Duration::from_millis(1),
-        });
+        let brain = quick_brain();
         let supervisor =
             TicketSupervisor::new(context(&store, brain), Duration::from_secs(60)).start();
         deliver(&store, &supervisor, message(9, 1, "hello")).await;

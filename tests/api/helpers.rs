@@ -76,16 +76,7 @@ pub fn settings(
     storage: &std::path::Path,
     overrides: &[(&str, &str)],
 ) -> Settings {
-    let text = TEMPLATE
-        .replace("{TOKEN}", TOKEN)
-        .replace(
-            "{STORAGE}",
-            &storage.display().to_string().replace('\\', "/"),
-        )
-        .replace("{BASE}", gorgias_url)
-        .replace("{EMAIL}", API_EMAIL)
-        .replace("{KEY}", API_KEY)
-        .replace("{AI_USER}", &AI_USER.to_string());
+    let text = config_toml(gorgias_url, storage);
     let env = overrides.iter().map(|(k, v)| {
         (
             format!("GORGIAS_AGENT__{}", k.replace('.', "__").to_uppercase()),
