@@ -343,9 +343,13 @@ async fn deliver_outbox(cx: &TurnContext, session: &mut Session) -> Option<Durat
                     head.first_failure_at = Some(first_failure);
                     head.maybe_sent |= e.outcome_unknown();
                     head.last_error = Some(e.to_string());
-                    let wait = e
+                    let mut wait = e
                         .retry_after()
                         .unwrap_or_else(|| cx.retry.backoff(head.attempts));
+                    if head.maybe_sent {
+                        // A post whose outcome is unknown may still be landing: look later.
+                        wait = wait.max(cx.retry.in_doubt_delay);
+                    }
                     tracing::warn!(ticket_id, action = action.kind.name(), attempt = head.attempts, error = %e, retry_in_ms = wait.as_millis() as u64, "outbound action failed; will retry");
                     delay = Some(wait);
                     break;

@@ -34,6 +34,8 @@ pub struct StoredMessage {
 
 #[derive(Default)]
 struct State {
+    /// Requests received, counted as they arrive (before any scripted delay).
+    started: u64,
     calls: Vec<Call>,
     messages: Vec<StoredMessage>,
     ticket_updates: Vec<(u64, Value)>,
@@ -136,6 +138,15 @@ impl FakeGorgias {
             .map(|(_, b)| b.clone())
             .collect()
     }
+    /// Requests received so far, including those still being answered.
+    pub fn requests_started(&self) -> u64 {
+        self.lock().started
+    }
+    /// Requests received but not answered yet.
+    pub fn in_flight(&self) -> u64 {
+        let s = self.lock();
+        s.started - s.calls.len() as u64
+    }
     pub fn throttled(&self) -> u64 {
         self.lock().throttled
     }
@@ -204,7 +215,11 @@ async fn handle(
     body: web::Bytes,
     state: web::Data<Arc<Mutex<State>>>,
 ) -> HttpResponse {
-    let delay = state.lock().unwrap().delay;
+    let delay = {
+        let mut s = state.lock().unwrap();
+        s.started += 1;
+        s.delay
+    };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
