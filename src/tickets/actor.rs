@@ -18,11 +18,6 @@ use crate::time::now_secs;
 #[rtype(result = "()")]
 pub struct Wake;
 
-/// A copy of the session as the actor holds it (last committed state).
-#[derive(Message)]
-#[rtype(result = "Session")]
-pub struct Snapshot;
-
 /// Make a handed-off session active again (an operator's decision).
 #[derive(Message)]
 #[rtype(result = "Result<Session, ResumeError>")]
@@ -163,14 +158,6 @@ impl Handler<Wake> for TicketActor {
         } else {
             self.start_turn(ctx);
         }
-    }
-}
-
-impl Handler<Snapshot> for TicketActor {
-    type Result = MessageResult<Snapshot>;
-
-    fn handle(&mut self, _: Snapshot, _: &mut Self::Context) -> Self::Result {
-        MessageResult(self.session.clone())
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::actor::{Resume, ResumeError, Snapshot, TicketActor, Wake};
+use super::actor::{Resume, ResumeError, TicketActor, Wake};
 use super::session::Session;
 use super::turn::TurnContext;
 use crate::store::Store;
@@ -35,11 +35,6 @@ pub struct Passivate {
 #[derive(Message)]
 #[rtype(result = "usize")]
 pub struct LiveActors;
-
-/// The session as its actor holds it (spawning the actor if needed).
-#[derive(Message)]
-#[rtype(result = "Result<Option<Session>, String>")]
-pub struct GetSession(pub u64);
 
 /// Resume a handed-off ticket through its actor.
 #[derive(Message)]
@@ -175,29 +170,6 @@ impl Handler<LiveActors> for TicketSupervisor {
 
     fn handle(&mut self, _: LiveActors, _: &mut Self::Context) -> usize {
         self.actors.len()
-    }
-}
-
-impl Handler<GetSession> for TicketSupervisor {
-    type Result = ResponseFuture<Result<Option<Session>, String>>;
-
-    fn handle(&mut self, GetSession(ticket_id): GetSession, _: &mut Self::Context) -> Self::Result {
-        // A live actor's copy (as of its last finished turn), else storage; no spawn needed.
-        match self.actors.get(&ticket_id).cloned() {
-            Some(addr) => Box::pin(async move {
-                addr.send(Snapshot)
-                    .await
-                    .map(Some)
-                    .map_err(|e| e.to_string())
-            }),
-            None => {
-                let loaded = self
-                    .store
-                    .load_session(ticket_id)
-                    .map_err(|e| e.to_string());
-                Box::pin(async move { loaded })
-            }
-        }
     }
 }
 
@@ -406,13 +378,6 @@ mod tests {
             texts,
             ["first", "answer to: first", "second", "answer to: second"]
         );
-        let snapshot = supervisor
-            .send(GetSession(7))
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        assert_eq!(snapshot.history.len(), 4);
     }
 
     #[actix::test]
