@@ -31,9 +31,9 @@ impl<W: Write> Checklist<'_, W> {
 pub async fn run<W: Write>(settings: &Settings, out: &mut W) -> bool {
     let mut list = Checklist { out, failures: 0 };
     list.pass(&format!(
-        "config is valid (mode {}, brain {:?}, {} Autopilot topics)",
+        "config is valid (mode {}, brain {}, {} Autopilot topics)",
         settings.gorgias.mode.as_str(),
-        settings.brain.backend,
+        settings.brain.backend.as_str(),
         settings.autopilot.topics.len()
     ));
     if settings.gorgias.mode == Mode::DryRun {

@@ -108,6 +108,16 @@ pub enum BrainBackend {
     Openai,
 }
 
+impl BrainBackend {
+    /// The name as written in `brain.backend`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BrainBackend::KnowledgeBase => "knowledge-base",
+            BrainBackend::Openai => "openai",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {

@@ -153,7 +153,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
     tracing::info!(
         %addr,
         mode = mode.as_str(),
-        brain = ?settings.brain.backend,
+        brain = settings.brain.backend.as_str(),
         recovered_tickets = recovered,
         "gorgias-agent listening"
     );
