@@ -419,24 +419,10 @@ fn fail_head(cx: &TurnContext, session: &mut Session, kind: &ActionKind, error: 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filter::Customer;
-    use crate::gorgias::webhook::Address;
+    use crate::filter::CustomerMessage;
 
     fn target() -> ReplyTarget {
-        ReplyTarget {
-            channel: "chat".into(),
-            customer: Customer {
-                id: Some(1),
-                email: "c@x".into(),
-                name: None,
-            },
-            customer_address: Address {
-                address: "c@x".into(),
-                name: None,
-            },
-            support_address: None,
-            subject: None,
-        }
+        ReplyTarget::from_message(&CustomerMessage::sample(1, 1, "hi"))
     }
 
     fn handoff(user_id: u64, team_id: u64, internal_note: bool) -> HandoffSettings {

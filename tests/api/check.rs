@@ -10,12 +10,7 @@ use crate::helpers::*;
 /// the exit code and everything it printed.
 async fn check(gorgias: &FakeGorgias, env: &[(&str, &str)]) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        config_toml(&gorgias.base_url, &dir.path().join("store")),
-    )
-    .unwrap();
+    let config = write_test_config(dir.path(), &gorgias.base_url);
     let env: Vec<(String, String)> = env
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -1,7 +1,6 @@
 //! Crash safety with the real binary: kill -9 while replies are pending or between the steps of
 //! a handoff, restart on the same storage, and every message is answered exactly once.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -14,14 +13,6 @@ struct Agent {
     child: Child,
     address: String,
     client: awc::Client,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn write_config(dir: &Path, port: u16, gorgias: &FakeGorgias) -> PathBuf {

@@ -304,3 +304,19 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// A port nobody listens on right now, for a child process that binds it itself.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Writes the test configuration (storage inside `dir`) to `dir/config.toml`.
+pub fn write_test_config(dir: &std::path::Path, gorgias_url: &str) -> PathBuf {
+    let path = dir.join("config.toml");
+    std::fs::write(&path, config_toml(gorgias_url, &dir.join("store"))).unwrap();
+    path
+}

@@ -2,7 +2,6 @@
 //! carrying the ticket id, outcome and reason, and neither secrets nor message bodies at info.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,25 +21,11 @@ impl Drop for KillOnDrop {
     }
 }
 
-/// A port nobody listens on right now (the child binds it itself).
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[actix_web::test]
 async fn json_logs_are_one_object_per_line_with_the_ticket_id_and_no_secrets_or_bodies() {
     let gorgias = FakeGorgias::start();
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        config_toml(&gorgias.base_url, &dir.path().join("store")),
-    )
-    .unwrap();
+    let config = write_test_config(dir.path(), &gorgias.base_url);
     let port = free_port();
     let bind = format!("127.0.0.1:{port}");
     let mut child = Command::new(env!("CARGO_BIN_EXE_gorgias-agent"))
