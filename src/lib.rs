@@ -17,6 +17,7 @@ pub mod brain;
 pub mod check;
 pub mod config;
 pub mod dedup;
+pub mod domain;
 pub mod filter;
 pub mod gorgias;
 pub mod http;
