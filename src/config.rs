@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::domain::plan::HandoffRules;
+pub use crate::domain::plan::Mode;
+
 /// Prefix of the environment variables that override config keys.
 pub const ENV_PREFIX: &str = "GORGIAS_AGENT";
 
@@ -69,27 +72,6 @@ impl<'de> Deserialize<'de> for Secret {
             other => Err(serde::de::Error::custom(format!(
                 "expected a string, got {other}"
             ))),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Mode {
-    /// Public replies and reassignment.
-    Live,
-    /// Every would-be reply becomes an internal note; assignment never changes.
-    Shadow,
-    /// No Gorgias calls at all; decisions are only logged and stored.
-    DryRun,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Live => "live",
-            Mode::Shadow => "shadow",
-            Mode::DryRun => "dry-run",
         }
     }
 }
@@ -224,6 +206,18 @@ pub struct HandoffSettings {
     pub max_ai_replies: u32,
     #[serde(default = "defaults::yes")]
     pub internal_note: bool,
+}
+
+impl HandoffSettings {
+    /// The rules a handoff is planned by.
+    pub fn rules(&self) -> HandoffRules {
+        HandoffRules {
+            final_reply: self.final_reply.clone(),
+            internal_note: self.internal_note,
+            user_id: Some(self.user_id).filter(|id| *id != 0),
+            team_id: Some(self.team_id).filter(|id| *id != 0),
+        }
+    }
 }
 
 impl Default for HandoffSettings {

@@ -536,7 +536,7 @@ mod tests {
     use super::*;
     use crate::brain::knowledge::KnowledgeIndex;
     use crate::brain::prompt::tests::{example_topics, input};
-    use crate::tickets::session::Role;
+    use crate::domain::session::Role;
 
     fn answer(message: Value) -> Vec<u8> {
         json!({

@@ -46,7 +46,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         return HttpResponse::ServiceUnavailable().json(json!({
             "error": format!(
                 "outbox: the {} action of ticket {} has been failing for {} s (over {} s); Gorgias may be down or refusing the agent's calls",
-                stuck.action,
+                stuck.action.code(),
                 stuck.ticket_id,
                 stuck.failing_for_secs,
                 state.outbox_stuck_after.as_secs()
