@@ -94,7 +94,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
     let mode = settings.gorgias.mode;
     let limiter = Arc::new(RateLimiter::new(
         settings.gorgias.requests_per_window,
-        Duration::from_secs(settings.gorgias.window_secs),
+        settings.gorgias.window(),
     ));
     let metrics = Metrics::new();
     let api = (mode != Mode::DryRun).then(|| {
@@ -110,14 +110,14 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
             handoff: settings.handoff.rules(),
         },
         retry: RetryPolicy {
-            initial: Duration::from_millis(settings.gorgias.retry_initial_ms.max(1)),
-            max: Duration::from_millis(settings.gorgias.retry_max_ms.max(1)),
-            give_up_after: Duration::from_secs(settings.gorgias.retry_for_secs),
-            in_doubt_delay: Duration::from_secs(settings.gorgias.request_timeout_secs),
+            initial: settings.gorgias.retry_initial(),
+            max: settings.gorgias.retry_max(),
+            give_up_after: settings.gorgias.retry_for(),
+            in_doubt_delay: settings.gorgias.request_timeout(),
         },
         metrics: metrics.clone(),
     });
-    let supervisor = TicketSupervisor::new(cx, settings.idle_timeout()).start();
+    let supervisor = TicketSupervisor::new(cx, settings.sessions.idle()).start();
     let recovered = supervisor
         .send(RecoverPending)
         .await
@@ -141,7 +141,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
         supervisor: supervisor.clone(),
         admin_token: settings.server.admin_token.clone(),
         metrics,
-        outbox_stuck_after: outbox_stuck_after(settings.gorgias.retry_for_secs),
+        outbox_stuck_after: outbox_stuck_after(settings.gorgias.retry_for()),
     });
     let server = HttpServer::new(move || {
         App::new()

@@ -267,7 +267,7 @@ pub struct GorgiasApi {
 impl GorgiasApi {
     pub fn new(settings: &GorgiasSettings, limiter: Arc<RateLimiter>) -> GorgiasApi {
         let client = awc::Client::builder()
-            .timeout(Duration::from_secs(settings.request_timeout_secs))
+            .timeout(settings.request_timeout())
             .disable_redirects()
             .finish();
         GorgiasApi {
