@@ -26,9 +26,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix_web::{web, App, HttpResponse, HttpServer};
 use gorgias_agent::config::Settings;
+use gorgias_agent::domain::session::Session;
 use gorgias_agent::server::{self, Running};
 use gorgias_agent::store::{Store, TreeName, Write};
-use gorgias_agent::tickets::session::Session;
 use gorgias_agent::tickets::supervisor::LiveActors;
 use serde_json::{json, Value};
 // tokio's `net` and `io-util` features come with actix-web (the agent's own dependency).
@@ -1264,7 +1264,7 @@ fn fill_sessions(path: &Path, n: u64) -> Duration {
         while id <= n {
             let end = (id + BATCH).min(n + 1);
             let writes: Vec<Write> = (id..end)
-                .flat_map(|t| Write::session_put(&Session::new(TICKET_BASE + t)))
+                .flat_map(|t| Write::session_put(Session::new(TICKET_BASE + t).change()))
                 .collect();
             let s = store.clone();
             let next = actix_web::rt::spawn(async move { s.commit(writes).await });

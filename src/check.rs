@@ -3,7 +3,6 @@
 
 use std::io::Write;
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::config::{Mode, Settings};
 use crate::gorgias::api::{GorgiasApi, GorgiasError};
@@ -42,7 +41,7 @@ pub async fn run<W: Write>(settings: &Settings, out: &mut W) -> bool {
     }
     let limiter = Arc::new(RateLimiter::new(
         settings.gorgias.requests_per_window,
-        Duration::from_secs(settings.gorgias.window_secs),
+        settings.gorgias.window(),
     ));
     let api = GorgiasApi::new(&settings.gorgias, limiter);
     let base = settings.gorgias.base_url.trim_end_matches('/');
@@ -99,8 +98,7 @@ pub async fn run<W: Write>(settings: &Settings, out: &mut W) -> bool {
         "user",
         ai,
     );
-    if settings.handoff.user_id != 0 {
-        let id = settings.handoff.user_id;
+    if let Some(id) = settings.handoff.user_id {
         check_entity(
             &mut list,
             api.get_user(id).await,
@@ -111,8 +109,7 @@ pub async fn run<W: Write>(settings: &Settings, out: &mut W) -> bool {
     } else {
         list.skip("handoff.user_id is 0: handoffs do not set an assignee user");
     }
-    if settings.handoff.team_id != 0 {
-        let id = settings.handoff.team_id;
+    if let Some(id) = settings.handoff.team_id {
         check_entity(
             &mut list,
             api.get_team(id).await,

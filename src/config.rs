@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::domain::plan::HandoffRules;
+pub use crate::domain::plan::Mode;
+
 /// Prefix of the environment variables that override config keys.
 pub const ENV_PREFIX: &str = "GORGIAS_AGENT";
 
@@ -73,30 +76,10 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Mode {
-    /// Public replies and reassignment.
-    Live,
-    /// Every would-be reply becomes an internal note; assignment never changes.
-    Shadow,
-    /// No Gorgias calls at all; decisions are only logged and stored.
-    DryRun,
-}
-
-impl Mode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Live => "live",
-            Mode::Shadow => "shadow",
-            Mode::DryRun => "dry-run",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TopicAction {
+    #[default]
     Handle,
     Skip,
 }
@@ -146,137 +129,295 @@ pub struct Settings {
     pub log: LogSettings,
 }
 
+// Each section's defaults are its `Default` impl, written once: `#[serde(default)]` on the
+// section fills every missing key from it.
+
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct ServerSettings {
-    #[serde(default = "defaults::bind")]
     pub bind: String,
     /// Shared secret Gorgias must send with every webhook.
-    #[serde(default)]
     pub webhook_token: Secret,
     /// Bearer token for `/admin/*`; the admin API is off when empty.
-    #[serde(default)]
     pub admin_token: Secret,
-    #[serde(default = "defaults::max_body_bytes")]
     pub max_body_bytes: usize,
 }
 
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            bind: "127.0.0.1:8080".into(),
+            webhook_token: Secret::default(),
+            admin_token: Secret::default(),
+            max_body_bytes: 1024 * 1024,
+        }
+    }
+}
+
+impl ServerSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.webhook_token.is_empty() {
+            return Err(ConfigError::invalid(
+                "server.webhook_token",
+                "is required and must not be empty (set it in config.toml or GORGIAS_AGENT__SERVER__WEBHOOK_TOKEN)",
+            ));
+        }
+        if self.bind.parse::<std::net::SocketAddr>().is_err() && !self.bind.contains(':') {
+            return Err(ConfigError::invalid(
+                "server.bind",
+                format!("must be host:port, got {:?}", self.bind),
+            ));
+        }
+        if self.max_body_bytes == 0 {
+            return Err(ConfigError::invalid("server.max_body_bytes", "must be > 0"));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct StorageSettings {
-    #[serde(default = "defaults::storage_path")]
     pub path: PathBuf,
 }
 
 impl Default for StorageSettings {
     fn default() -> Self {
         StorageSettings {
-            path: defaults::storage_path(),
+            path: PathBuf::from("data/gorgias-agent.sled"),
         }
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GorgiasSettings {
-    #[serde(default = "defaults::mode")]
-    pub mode: Mode,
-    #[serde(default)]
-    pub base_url: String,
-    #[serde(default)]
-    pub api_email: String,
-    #[serde(default)]
-    pub api_key: Secret,
-    /// Tickets assigned to this Gorgias user belong to the AI.
-    #[serde(default)]
-    pub ai_user_id: u64,
-    #[serde(default = "defaults::sender_name")]
-    pub sender_name: String,
-    #[serde(default)]
-    pub sender_email: String,
-    #[serde(default = "defaults::requests_per_window")]
-    pub requests_per_window: u32,
-    #[serde(default = "defaults::window_secs")]
-    pub window_secs: u64,
-    #[serde(default = "defaults::request_timeout_secs")]
-    pub request_timeout_secs: u64,
-    /// How long a failing outbound action keeps being retried before it is given up.
-    #[serde(default = "defaults::retry_for_secs")]
-    pub retry_for_secs: u64,
-    /// First retry delay of a failed call (doubles per attempt, with full jitter).
-    #[serde(default = "defaults::retry_initial_ms")]
-    pub retry_initial_ms: u64,
-    /// Longest delay between two retries.
-    #[serde(default = "defaults::retry_max_ms")]
-    pub retry_max_ms: u64,
+impl StorageSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.path.as_os_str().is_empty() {
+            return Err(ConfigError::invalid("storage.path", "must not be empty"));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
+pub struct GorgiasSettings {
+    pub mode: Mode,
+    pub base_url: String,
+    pub api_email: String,
+    pub api_key: Secret,
+    /// Tickets assigned to this Gorgias user belong to the AI.
+    pub ai_user_id: u64,
+    pub sender_name: String,
+    pub sender_email: String,
+    pub requests_per_window: u32,
+    pub window_secs: u64,
+    pub request_timeout_secs: u64,
+    /// How long a failing outbound action keeps being retried before it is given up.
+    pub retry_for_secs: u64,
+    /// First retry delay of a failed call (doubles per attempt, with full jitter).
+    pub retry_initial_ms: u64,
+    /// Longest delay between two retries.
+    pub retry_max_ms: u64,
+}
+
+impl Default for GorgiasSettings {
+    fn default() -> Self {
+        GorgiasSettings {
+            mode: Mode::DryRun,
+            base_url: String::new(),
+            api_email: String::new(),
+            api_key: Secret::default(),
+            ai_user_id: 0,
+            sender_name: "AI Assistant".into(),
+            sender_email: String::new(),
+            requests_per_window: 40,
+            window_secs: 20,
+            request_timeout_secs: 10,
+            retry_for_secs: 15 * 60,
+            retry_initial_ms: 1000,
+            retry_max_ms: 60_000,
+        }
+    }
+}
+
+impl GorgiasSettings {
+    /// The span of the rate budget (`requests_per_window` per this).
+    pub fn window(&self) -> Duration {
+        Duration::from_secs(self.window_secs)
+    }
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+    pub fn retry_for(&self) -> Duration {
+        Duration::from_secs(self.retry_for_secs)
+    }
+    /// At least 1 ms, so backoff always grows.
+    pub fn retry_initial(&self) -> Duration {
+        Duration::from_millis(self.retry_initial_ms.max(1))
+    }
+    pub fn retry_max(&self) -> Duration {
+        Duration::from_millis(self.retry_max_ms.max(1))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.mode != Mode::DryRun {
+            let url = self.base_url.trim();
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::invalid(
+                    "gorgias.base_url",
+                    format!(
+                        "must be an http(s) URL such as https://your-store.gorgias.com in {} mode",
+                        self.mode.as_str()
+                    ),
+                ));
+            }
+            if self.api_email.trim().is_empty() {
+                return Err(ConfigError::invalid(
+                    "gorgias.api_email",
+                    format!("is required in {} mode", self.mode.as_str()),
+                ));
+            }
+            if self.api_key.is_empty() {
+                return Err(ConfigError::invalid(
+                    "gorgias.api_key",
+                    format!(
+                        "is required in {} mode (set GORGIAS_AGENT__GORGIAS__API_KEY)",
+                        self.mode.as_str()
+                    ),
+                ));
+            }
+        }
+        if self.ai_user_id == 0 {
+            return Err(ConfigError::invalid(
+                "gorgias.ai_user_id",
+                "must be the id of the Gorgias user the AI answers as (> 0)",
+            ));
+        }
+        if self.requests_per_window == 0 {
+            return Err(ConfigError::invalid(
+                "gorgias.requests_per_window",
+                "must be > 0",
+            ));
+        }
+        if self.window_secs == 0 {
+            return Err(ConfigError::invalid("gorgias.window_secs", "must be > 0"));
+        }
+        if self.request_timeout_secs == 0 {
+            return Err(ConfigError::invalid(
+                "gorgias.request_timeout_secs",
+                "must be > 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// An id that is "not set" when absent or `0` (files written for earlier versions use `0`).
+fn optional_id<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    Ok(Option::<u64>::deserialize(d)?.filter(|id| *id != 0))
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct HandoffSettings {
-    #[serde(default)]
-    pub user_id: u64,
-    #[serde(default)]
-    pub team_id: u64,
-    #[serde(default = "defaults::final_reply")]
+    /// Assignee user on handoff; `None` (or `0` in a file) leaves it unset.
+    #[serde(deserialize_with = "optional_id")]
+    pub user_id: Option<u64>,
+    /// Assignee team on handoff; `None` (or `0` in a file) leaves it unset.
+    #[serde(deserialize_with = "optional_id")]
+    pub team_id: Option<u64>,
     pub final_reply: String,
-    #[serde(default = "defaults::max_ai_replies")]
     pub max_ai_replies: u32,
-    #[serde(default = "defaults::yes")]
     pub internal_note: bool,
 }
 
 impl Default for HandoffSettings {
     fn default() -> Self {
         HandoffSettings {
-            user_id: 0,
-            team_id: 0,
-            final_reply: defaults::final_reply(),
-            max_ai_replies: defaults::max_ai_replies(),
+            user_id: None,
+            team_id: None,
+            final_reply: "Thanks for your patience. I'm passing your request to a member of our team, who will follow up here shortly.".into(),
+            max_ai_replies: 5,
             internal_note: true,
         }
     }
 }
 
+impl HandoffSettings {
+    /// The rules a handoff is planned by.
+    pub fn rules(&self) -> HandoffRules {
+        HandoffRules {
+            final_reply: self.final_reply.clone(),
+            internal_note: self.internal_note,
+            user_id: self.user_id,
+            team_id: self.team_id,
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.final_reply.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "handoff.final_reply",
+                "must not be empty: it is what the customer reads on handoff",
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct DedupSettings {
-    #[serde(default = "defaults::dedup_window_secs")]
     pub window_secs: u64,
 }
 
 impl Default for DedupSettings {
     fn default() -> Self {
-        DedupSettings {
-            window_secs: defaults::dedup_window_secs(),
+        DedupSettings { window_secs: 3600 }
+    }
+}
+
+impl DedupSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.window_secs == 0 {
+            return Err(ConfigError::invalid("dedup.window_secs", "must be > 0"));
         }
+        Ok(())
     }
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct SessionSettings {
-    #[serde(default = "defaults::idle_secs")]
     pub idle_secs: u64,
 }
 
 impl Default for SessionSettings {
     fn default() -> Self {
-        SessionSettings {
-            idle_secs: defaults::idle_secs(),
+        SessionSettings { idle_secs: 300 }
+    }
+}
+
+impl SessionSettings {
+    /// How long a ticket actor without work lives before it is stopped.
+    pub fn idle(&self) -> Duration {
+        Duration::from_secs(self.idle_secs)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.idle_secs == 0 {
+            return Err(ConfigError::invalid("sessions.idle_secs", "must be > 0"));
         }
+        Ok(())
     }
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct AutopilotSettings {
-    #[serde(default = "defaults::yes")]
     pub enabled: bool,
     /// Empty: every channel.
-    #[serde(default)]
     pub channels: Vec<String>,
-    #[serde(default)]
     pub topics: Vec<Topic>,
 }
 
@@ -299,6 +440,40 @@ impl AutopilotSettings {
                 .iter()
                 .any(|c| c.trim().eq_ignore_ascii_case(channel.trim()))
     }
+
+    /// `backend` decides whether a handled topic needs its own answer.
+    fn validate(&self, backend: BrainBackend) -> Result<(), ConfigError> {
+        for topic in &self.topics {
+            if topic.name.trim().is_empty() {
+                return Err(ConfigError::invalid(
+                    "autopilot.topics.name",
+                    "every topic needs a name",
+                ));
+            }
+            if topic.keywords.is_empty() && topic.description.trim().is_empty() {
+                return Err(ConfigError::invalid(
+                    "autopilot.topics.keywords",
+                    format!(
+                        "topic {:?} needs keywords or a description to be matched",
+                        topic.name
+                    ),
+                ));
+            }
+            if topic.action == TopicAction::Handle
+                && topic.answer.trim().is_empty()
+                && backend == BrainBackend::KnowledgeBase
+            {
+                return Err(ConfigError::invalid(
+                    "autopilot.topics.answer",
+                    format!(
+                        "topic {:?} is handled by the knowledge-base brain and needs an answer",
+                        topic.name
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -309,175 +484,149 @@ pub struct Topic {
     pub description: String,
     #[serde(default)]
     pub keywords: Vec<String>,
-    #[serde(default = "defaults::topic_action")]
+    #[serde(default)]
     pub action: TopicAction,
     #[serde(default)]
     pub answer: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct BrainSettings {
-    #[serde(default = "defaults::backend")]
     pub backend: BrainBackend,
-    #[serde(default)]
     pub knowledge_dir: String,
     /// Minimum retrieval score a topic needs for the knowledge-base brain to answer with it.
-    #[serde(default = "defaults::min_score")]
     pub min_score: f64,
-    #[serde(default)]
     pub openai: OpenAiSettings,
 }
 
 impl Default for BrainSettings {
     fn default() -> Self {
         BrainSettings {
-            backend: defaults::backend(),
+            backend: BrainBackend::KnowledgeBase,
             knowledge_dir: String::new(),
-            min_score: defaults::min_score(),
+            min_score: 1.0,
             openai: OpenAiSettings::default(),
         }
     }
 }
 
+impl BrainSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.backend == BrainBackend::Openai {
+            self.openai.validate()?;
+        }
+        if !self.knowledge_dir.trim().is_empty() && !Path::new(self.knowledge_dir.trim()).is_dir() {
+            return Err(ConfigError::invalid(
+                "brain.knowledge_dir",
+                format!("{:?} is not a directory", self.knowledge_dir),
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct OpenAiSettings {
-    #[serde(default = "defaults::openai_base_url")]
     pub base_url: String,
-    #[serde(default)]
     pub api_key: Secret,
-    #[serde(default = "defaults::openai_model")]
     pub model: String,
-    #[serde(default = "defaults::openai_timeout_secs")]
     pub timeout_secs: u64,
-    #[serde(default = "defaults::openai_max_retries")]
     pub max_retries: u32,
     /// First retry delay of a failed model call (doubles per attempt, with full jitter).
-    #[serde(default = "defaults::openai_retry_initial_ms")]
     pub retry_initial_ms: u64,
     /// Longest delay between two model retries.
-    #[serde(default = "defaults::openai_retry_max_ms")]
     pub retry_max_ms: u64,
-    #[serde(default)]
     pub system_prompt: String,
 }
 
 impl Default for OpenAiSettings {
     fn default() -> Self {
         OpenAiSettings {
-            base_url: defaults::openai_base_url(),
+            base_url: "https://api.openai.com/v1".into(),
             api_key: Secret::default(),
-            model: defaults::openai_model(),
-            timeout_secs: defaults::openai_timeout_secs(),
-            max_retries: defaults::openai_max_retries(),
-            retry_initial_ms: defaults::openai_retry_initial_ms(),
-            retry_max_ms: defaults::openai_retry_max_ms(),
+            model: "gpt-4o-mini".into(),
+            timeout_secs: 60,
+            max_retries: 2,
+            retry_initial_ms: 500,
+            retry_max_ms: 8000,
             system_prompt: String::new(),
         }
     }
 }
 
+impl OpenAiSettings {
+    /// The timeout of one attempt (at least a second).
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs.max(1))
+    }
+    /// At least 1 ms, so backoff always grows.
+    pub fn retry_initial(&self) -> Duration {
+        Duration::from_millis(self.retry_initial_ms.max(1))
+    }
+    pub fn retry_max(&self) -> Duration {
+        Duration::from_millis(self.retry_max_ms.max(1))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let url = self.base_url.trim();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ConfigError::invalid(
+                "brain.openai.base_url",
+                "must be an http(s) URL",
+            ));
+        }
+        if url.contains("api.openai.com") && self.api_key.is_empty() {
+            return Err(ConfigError::invalid(
+                "brain.openai.api_key",
+                "is required for api.openai.com (set GORGIAS_AGENT__BRAIN__OPENAI__API_KEY)",
+            ));
+        }
+        if self.model.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "brain.openai.model",
+                "must not be empty",
+            ));
+        }
+        if self.timeout_secs == 0 {
+            return Err(ConfigError::invalid(
+                "brain.openai.timeout_secs",
+                "must be > 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 pub struct LogSettings {
-    #[serde(default = "defaults::log_level")]
     pub level: String,
-    #[serde(default = "defaults::log_format")]
     pub format: LogFormat,
 }
 
 impl Default for LogSettings {
     fn default() -> Self {
         LogSettings {
-            level: defaults::log_level(),
-            format: defaults::log_format(),
+            level: "info".into(),
+            format: LogFormat::Pretty,
         }
     }
 }
 
-mod defaults {
-    use super::*;
-    pub fn bind() -> String {
-        "127.0.0.1:8080".into()
-    }
-    pub fn max_body_bytes() -> usize {
-        1024 * 1024
-    }
-    pub fn storage_path() -> PathBuf {
-        PathBuf::from("data/gorgias-agent.sled")
-    }
-    pub fn mode() -> Mode {
-        Mode::DryRun
-    }
-    pub fn sender_name() -> String {
-        "AI Assistant".into()
-    }
-    pub fn requests_per_window() -> u32 {
-        40
-    }
-    pub fn window_secs() -> u64 {
-        20
-    }
-    pub fn request_timeout_secs() -> u64 {
-        10
-    }
-    pub fn retry_for_secs() -> u64 {
-        15 * 60
-    }
-    pub fn retry_initial_ms() -> u64 {
-        1000
-    }
-    pub fn retry_max_ms() -> u64 {
-        60_000
-    }
-    pub fn final_reply() -> String {
-        "Thanks for your patience. I'm passing your request to a member of our team, who will follow up here shortly.".into()
-    }
-    pub fn max_ai_replies() -> u32 {
-        5
-    }
-    pub fn yes() -> bool {
-        true
-    }
-    pub fn dedup_window_secs() -> u64 {
-        3600
-    }
-    pub fn idle_secs() -> u64 {
-        300
-    }
-    pub fn topic_action() -> TopicAction {
-        TopicAction::Handle
-    }
-    pub fn backend() -> BrainBackend {
-        BrainBackend::KnowledgeBase
-    }
-    pub fn min_score() -> f64 {
-        1.0
-    }
-    pub fn openai_base_url() -> String {
-        "https://api.openai.com/v1".into()
-    }
-    pub fn openai_model() -> String {
-        "gpt-4o-mini".into()
-    }
-    pub fn openai_timeout_secs() -> u64 {
-        60
-    }
-    pub fn openai_max_retries() -> u32 {
-        2
-    }
-    pub fn openai_retry_initial_ms() -> u64 {
-        500
-    }
-    pub fn openai_retry_max_ms() -> u64 {
-        8000
-    }
-    pub fn log_level() -> String {
-        "info".into()
-    }
-    pub fn log_format() -> LogFormat {
-        LogFormat::Pretty
+impl LogSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !matches!(
+            self.level.to_ascii_lowercase().as_str(),
+            "trace" | "debug" | "info" | "warn" | "error"
+        ) {
+            return Err(ConfigError::invalid(
+                "log.level",
+                "must be one of trace, debug, info, warn, error",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -519,169 +668,18 @@ impl Settings {
         Ok(settings)
     }
 
-    /// Checks what serde cannot: required values, ranges, and combinations.
+    /// Checks what serde cannot: required values, ranges, and combinations; section by
+    /// section, in file order.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.server.webhook_token.is_empty() {
-            return Err(ConfigError::invalid(
-                "server.webhook_token",
-                "is required and must not be empty (set it in config.toml or GORGIAS_AGENT__SERVER__WEBHOOK_TOKEN)",
-            ));
-        }
-        if self.server.bind.parse::<std::net::SocketAddr>().is_err()
-            && !self.server.bind.contains(':')
-        {
-            return Err(ConfigError::invalid(
-                "server.bind",
-                format!("must be host:port, got {:?}", self.server.bind),
-            ));
-        }
-        if self.server.max_body_bytes == 0 {
-            return Err(ConfigError::invalid("server.max_body_bytes", "must be > 0"));
-        }
-        if self.storage.path.as_os_str().is_empty() {
-            return Err(ConfigError::invalid("storage.path", "must not be empty"));
-        }
-        if self.gorgias.mode != Mode::DryRun {
-            let url = self.gorgias.base_url.trim();
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(ConfigError::invalid(
-                    "gorgias.base_url",
-                    format!(
-                        "must be an http(s) URL such as https://your-store.gorgias.com in {} mode",
-                        self.gorgias.mode.as_str()
-                    ),
-                ));
-            }
-            if self.gorgias.api_email.trim().is_empty() {
-                return Err(ConfigError::invalid(
-                    "gorgias.api_email",
-                    format!("is required in {} mode", self.gorgias.mode.as_str()),
-                ));
-            }
-            if self.gorgias.api_key.is_empty() {
-                return Err(ConfigError::invalid(
-                    "gorgias.api_key",
-                    format!(
-                        "is required in {} mode (set GORGIAS_AGENT__GORGIAS__API_KEY)",
-                        self.gorgias.mode.as_str()
-                    ),
-                ));
-            }
-        }
-        if self.gorgias.ai_user_id == 0 {
-            return Err(ConfigError::invalid(
-                "gorgias.ai_user_id",
-                "must be the id of the Gorgias user the AI answers as (> 0)",
-            ));
-        }
-        if self.gorgias.requests_per_window == 0 {
-            return Err(ConfigError::invalid(
-                "gorgias.requests_per_window",
-                "must be > 0",
-            ));
-        }
-        if self.gorgias.window_secs == 0 {
-            return Err(ConfigError::invalid("gorgias.window_secs", "must be > 0"));
-        }
-        if self.gorgias.request_timeout_secs == 0 {
-            return Err(ConfigError::invalid(
-                "gorgias.request_timeout_secs",
-                "must be > 0",
-            ));
-        }
-        if self.handoff.final_reply.trim().is_empty() {
-            return Err(ConfigError::invalid(
-                "handoff.final_reply",
-                "must not be empty: it is what the customer reads on handoff",
-            ));
-        }
-        if self.dedup.window_secs == 0 {
-            return Err(ConfigError::invalid("dedup.window_secs", "must be > 0"));
-        }
-        if self.sessions.idle_secs == 0 {
-            return Err(ConfigError::invalid("sessions.idle_secs", "must be > 0"));
-        }
-        for topic in &self.autopilot.topics {
-            if topic.name.trim().is_empty() {
-                return Err(ConfigError::invalid(
-                    "autopilot.topics.name",
-                    "every topic needs a name",
-                ));
-            }
-            if topic.keywords.is_empty() && topic.description.trim().is_empty() {
-                return Err(ConfigError::invalid(
-                    "autopilot.topics.keywords",
-                    format!(
-                        "topic {:?} needs keywords or a description to be matched",
-                        topic.name
-                    ),
-                ));
-            }
-            if topic.action == TopicAction::Handle
-                && topic.answer.trim().is_empty()
-                && self.brain.backend == BrainBackend::KnowledgeBase
-            {
-                return Err(ConfigError::invalid(
-                    "autopilot.topics.answer",
-                    format!(
-                        "topic {:?} is handled by the knowledge-base brain and needs an answer",
-                        topic.name
-                    ),
-                ));
-            }
-        }
-        if self.brain.backend == BrainBackend::Openai {
-            let url = self.brain.openai.base_url.trim();
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(ConfigError::invalid(
-                    "brain.openai.base_url",
-                    "must be an http(s) URL",
-                ));
-            }
-            if url.contains("api.openai.com") && self.brain.openai.api_key.is_empty() {
-                return Err(ConfigError::invalid(
-                    "brain.openai.api_key",
-                    "is required for api.openai.com (set GORGIAS_AGENT__BRAIN__OPENAI__API_KEY)",
-                ));
-            }
-            if self.brain.openai.model.trim().is_empty() {
-                return Err(ConfigError::invalid(
-                    "brain.openai.model",
-                    "must not be empty",
-                ));
-            }
-            if self.brain.openai.timeout_secs == 0 {
-                return Err(ConfigError::invalid(
-                    "brain.openai.timeout_secs",
-                    "must be > 0",
-                ));
-            }
-        }
-        if !self.brain.knowledge_dir.trim().is_empty()
-            && !Path::new(self.brain.knowledge_dir.trim()).is_dir()
-        {
-            return Err(ConfigError::invalid(
-                "brain.knowledge_dir",
-                format!("{:?} is not a directory", self.brain.knowledge_dir),
-            ));
-        }
-        if !matches!(
-            self.log.level.to_ascii_lowercase().as_str(),
-            "trace" | "debug" | "info" | "warn" | "error"
-        ) {
-            return Err(ConfigError::invalid(
-                "log.level",
-                "must be one of trace, debug, info, warn, error",
-            ));
-        }
-        Ok(())
-    }
-
-    pub fn dedup_window(&self) -> Duration {
-        Duration::from_secs(self.dedup.window_secs)
-    }
-    pub fn idle_timeout(&self) -> Duration {
-        Duration::from_secs(self.sessions.idle_secs)
+        self.server.validate()?;
+        self.storage.validate()?;
+        self.gorgias.validate()?;
+        self.handoff.validate()?;
+        self.dedup.validate()?;
+        self.sessions.validate()?;
+        self.autopilot.validate(self.brain.backend)?;
+        self.brain.validate()?;
+        self.log.validate()
     }
 }
 
@@ -811,6 +809,38 @@ ai_user_id = 7
         let printed = format!("{s:?}");
         assert!(!printed.contains("hunter2"));
         assert!(!printed.contains("\"secret\""));
+    }
+
+    #[test]
+    fn handoff_ids_are_not_set_when_absent_or_zero() {
+        let s = Settings::from_toml_and_env(MINIMAL, env(&[])).unwrap();
+        assert_eq!((s.handoff.user_id, s.handoff.team_id), (None, None));
+        let text = format!("{MINIMAL}[handoff]\nuser_id = 0\nteam_id = 7\n");
+        let s = Settings::from_toml_and_env(&text, env(&[])).unwrap();
+        assert_eq!((s.handoff.user_id, s.handoff.team_id), (None, Some(7)));
+        let s = Settings::from_toml_and_env(
+            MINIMAL,
+            env(&[
+                ("GORGIAS_AGENT__HANDOFF__USER_ID", "42"),
+                ("GORGIAS_AGENT__HANDOFF__TEAM_ID", "0"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!((s.handoff.user_id, s.handoff.team_id), (Some(42), None));
+    }
+
+    #[test]
+    fn durations_come_from_the_settings_with_their_floors() {
+        let mut s = Settings::from_toml_and_env(MINIMAL, env(&[])).unwrap();
+        assert_eq!(s.gorgias.window(), Duration::from_secs(20));
+        assert_eq!(s.gorgias.retry_for(), Duration::from_secs(900));
+        assert_eq!(s.gorgias.retry_initial(), Duration::from_secs(1));
+        assert_eq!(s.brain.openai.timeout(), Duration::from_secs(60));
+        assert_eq!(s.sessions.idle(), Duration::from_secs(300));
+        s.gorgias.retry_initial_ms = 0;
+        s.brain.openai.retry_max_ms = 0;
+        assert_eq!(s.gorgias.retry_initial(), Duration::from_millis(1));
+        assert_eq!(s.brain.openai.retry_max(), Duration::from_millis(1));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Prometheus metrics: one registry behind a cheap, `Send + Sync` [`Metrics`] handle shared by
-//! the HTTP workers and the actors' arbiter, the typed recording calls the pipeline makes, and the
-//! gauges read from storage and the actors when `/metrics` is scraped.
+//! the HTTP workers and the actors' arbiter, and the typed recording calls the pipeline makes.
+//! It only counts: the gauges observed at scrape time are read by `http::metrics` and set here.
 //!
 //! Every name starts with `gorgias_agent_`; counters end in `_total`, durations are histograms in
 //! `_seconds` (the OpenMetrics encoder of `prometheus-client` adds both suffixes). Labels carry
@@ -8,10 +8,8 @@
 
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use futures_util::future::LocalBoxFuture;
-use futures_util::FutureExt;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -19,16 +17,12 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::{Registry, Unit};
 
-use crate::brain::{Brain, BrainError, BrainInput, Decision};
-use crate::config::Mode;
+use crate::domain::outcome::{ActionName, HandoffReason, IntakeOutcome};
+use crate::domain::plan::Mode;
 use crate::gorgias::api::{CallObserver, CallRecord};
-use crate::store::Store;
 
 /// The `Content-Type` of a scrape answer.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
-
-/// The most tickets with unfinished work looked at by one outbox scan (scrape or readiness).
-const MAX_SCANNED_TICKETS: usize = 10_000;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
@@ -255,39 +249,46 @@ impl Metrics {
     }
 
     /// A webhook answered with `outcome` (and a bounded `reason` code).
-    pub fn webhook(&self, outcome: &'static str, reason: &'static str) {
+    pub fn webhook(&self, outcome: IntakeOutcome, reason: &'static str) {
         self.inner
             .webhooks
-            .get_or_create(&OutcomeLabels { outcome, reason })
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.code(),
+                reason,
+            })
             .inc();
     }
 
-    /// An outbox action was delivered (`action` is `reply`, `note` or `reassign`).
-    pub fn delivered(&self, action: &'static str, mode: Mode) {
+    /// An outbox action was delivered.
+    pub fn delivered(&self, action: ActionName, mode: Mode) {
         let labels = ModeLabels {
             mode: mode.as_str(),
         };
         let family = match action {
-            "reply" => &self.inner.replies_posted,
-            "note" => &self.inner.notes_posted,
-            _ => &self.inner.reassignments,
+            ActionName::Reply => &self.inner.replies_posted,
+            ActionName::Note => &self.inner.notes_posted,
+            ActionName::Reassign => &self.inner.reassignments,
         };
         family.get_or_create(&labels).inc();
     }
 
     /// A ticket was handed to humans.
-    pub fn handoff(&self, reason: &'static str) {
+    pub fn handoff(&self, reason: HandoffReason) {
         self.inner
             .handoffs
-            .get_or_create(&ReasonLabels { reason })
+            .get_or_create(&ReasonLabels {
+                reason: reason.code(),
+            })
             .inc();
     }
 
     /// An outbox action was given up on.
-    pub fn action_failed(&self, action: &'static str) {
+    pub fn action_failed(&self, action: ActionName) {
         self.inner
             .actions_failed
-            .get_or_create(&ActionLabels { action })
+            .get_or_create(&ActionLabels {
+                action: action.code(),
+            })
             .inc();
     }
 
@@ -325,14 +326,6 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
-    /// Wraps a brain so that every decision is timed.
-    pub fn instrument_brain(&self, brain: std::rc::Rc<dyn Brain>) -> std::rc::Rc<dyn Brain> {
-        std::rc::Rc::new(TimedBrain {
-            inner: brain,
-            metrics: self.clone(),
-        })
-    }
-
     /// A turn starts; the gauge goes down when the guard is dropped (the turn ended or its
     /// actor was stopped).
     pub fn turn_started(&self) -> TurnInProgress {
@@ -354,15 +347,10 @@ impl Metrics {
         }
         i.storage_queued_commits
             .set(as_gauge(observed.storage_queued_commits));
-        i.outbox_pending.set(as_gauge(observed.outbox.pending));
-        i.outbox_retrying.set(as_gauge(observed.outbox.retrying));
-        i.outbox_oldest_failure.set(as_gauge(
-            observed
-                .outbox
-                .oldest_failure
-                .as_ref()
-                .map_or(0, |f| f.failing_for_secs),
-        ));
+        i.outbox_pending.set(as_gauge(observed.outbox_pending));
+        i.outbox_retrying.set(as_gauge(observed.outbox_retrying));
+        i.outbox_oldest_failure
+            .set(as_gauge(observed.outbox_oldest_failure_secs));
     }
 
     /// The registry in the OpenMetrics text format.
@@ -391,109 +379,12 @@ pub struct Observed {
     pub ticket_actors: Option<usize>,
     pub dedup_entries: Option<usize>,
     pub storage_queued_commits: u64,
-    pub outbox: OutboxStatus,
-}
-
-/// The failing action that has been failing the longest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StuckAction {
-    pub ticket_id: u64,
-    pub action: &'static str,
-    pub failing_for_secs: u64,
-    pub attempts: u32,
-    pub last_error: Option<String>,
-}
-
-/// The outbound work stored for tickets with unfinished work.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OutboxStatus {
-    /// Actions decided and not delivered yet.
-    pub pending: u64,
-    /// Head actions whose last attempt failed (being retried).
-    pub retrying: u64,
-    pub oldest_failure: Option<StuckAction>,
-    /// More tickets had work than one scan looks at.
-    pub truncated: bool,
-}
-
-impl OutboxStatus {
-    /// Reads the stored sessions of the tickets with unfinished work (`now` in unix seconds).
-    pub fn scan(store: &Store, now: u64) -> OutboxStatus {
-        let mut status = OutboxStatus::default();
-        let tickets = store.tickets_with_work();
-        status.truncated = tickets.len() > MAX_SCANNED_TICKETS;
-        for ticket_id in tickets.into_iter().take(MAX_SCANNED_TICKETS) {
-            let Ok(Some(session)) = store.load_session(ticket_id) else {
-                continue;
-            };
-            status.pending += session.outbox.len() as u64;
-            let Some(head) = session.outbox.front() else {
-                continue;
-            };
-            let Some(first) = head.first_failure_at else {
-                continue;
-            };
-            status.retrying += 1;
-            let failing_for_secs = now.saturating_sub(first);
-            let longer = status
-                .oldest_failure
-                .as_ref()
-                .is_none_or(|o| failing_for_secs > o.failing_for_secs);
-            if longer {
-                status.oldest_failure = Some(StuckAction {
-                    ticket_id,
-                    action: head.kind.name(),
-                    failing_for_secs,
-                    attempts: head.attempts,
-                    last_error: head.last_error.clone(),
-                });
-            }
-        }
-        status
-    }
-}
-
-/// A brain whose decisions are timed into `gorgias_agent_brain_duration_seconds`.
-struct TimedBrain {
-    inner: std::rc::Rc<dyn Brain>,
-    metrics: Metrics,
-}
-
-impl Brain for TimedBrain {
-    fn name(&self) -> &'static str {
-        self.inner.name()
-    }
-
-    fn decide(&self, input: BrainInput) -> LocalBoxFuture<'static, Result<Decision, BrainError>> {
-        let (name, metrics) = (self.inner.name(), self.metrics.clone());
-        // Some brains do their work before returning a ready future: time from the call.
-        let started = Instant::now();
-        let decision = self.inner.decide(input);
-        async move {
-            let result = decision.await;
-            let outcome = match &result {
-                Ok(Decision::Reply { .. }) => "reply",
-                Ok(Decision::Handoff { .. }) => "handoff",
-                Err(_) => "error",
-            };
-            metrics.brain_decided(name, outcome, started.elapsed());
-            result
-        }
-        .boxed_local()
-    }
-
-    fn summarize(&self, input: &BrainInput) -> LocalBoxFuture<'static, Option<String>> {
-        self.inner.summarize(input)
-    }
-}
-
-/// A short reason code for a webhook that could not be stored.
-pub fn unavailable_reason(detail: &str) -> &'static str {
-    if detail.contains("overload") {
-        "overloaded"
-    } else {
-        "storage"
-    }
+    /// Outbound actions decided and not delivered yet.
+    pub outbox_pending: u64,
+    /// Head actions whose last attempt failed.
+    pub outbox_retrying: u64,
+    /// How long the longest-failing action has been failing (0: none).
+    pub outbox_oldest_failure_secs: u64,
 }
 
 #[cfg(test)]
@@ -511,10 +402,10 @@ mod tests {
     #[test]
     fn names_follow_prometheus_conventions_and_values_move() {
         let m = Metrics::new();
-        m.webhook("ignored", "not_assigned_to_ai");
-        m.webhook("ignored", "not_assigned_to_ai");
-        m.delivered("reply", Mode::Live);
-        m.handoff("skip_topic");
+        m.webhook(IntakeOutcome::Ignored, "not_assigned_to_ai");
+        m.webhook(IntakeOutcome::Ignored, "not_assigned_to_ai");
+        m.delivered(ActionName::Reply, Mode::Live);
+        m.handoff(HandoffReason::SkipTopic);
         m.gorgias_call(&CallRecord {
             endpoint: "create_message",
             status: "2xx".into(),

@@ -16,13 +16,15 @@ use crate::brain::knowledge::{KnowledgeBrain, KnowledgeIndex};
 use crate::brain::openai::OpenAiBrain;
 use crate::brain::prompt::PromptBuilder;
 use crate::brain::Brain;
-use crate::config::{BrainBackend, Mode, Settings};
+use crate::config::{BrainBackend, Settings};
 use crate::dedup::DedupActor;
-use crate::filter::FilterRules;
+use crate::domain::plan::{Mode, Planner};
 use crate::gorgias::api::{GorgiasApi, Sender};
 use crate::gorgias::ratelimit::RateLimiter;
 use crate::http::health::outbox_stuck_after;
 use crate::http::{routes, AgentRootSpan, AppState};
+use crate::intake::filter::FilterRules;
+use crate::intake::Intake;
 use crate::metrics::Metrics;
 use crate::store::{open_when_free, Store, StoreError};
 use crate::tickets::delivery::Delivery;
@@ -37,8 +39,6 @@ pub enum StartError {
     Bind { addr: String, reason: String },
     #[error("cannot read brain.knowledge_dir: {0}")]
     Knowledge(String),
-    #[error("{0}")]
-    Brain(String),
     #[error("server error: {0}")]
     Server(String),
 }
@@ -94,7 +94,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
     let mode = settings.gorgias.mode;
     let limiter = Arc::new(RateLimiter::new(
         settings.gorgias.requests_per_window,
-        Duration::from_secs(settings.gorgias.window_secs),
+        settings.gorgias.window(),
     ));
     let metrics = Metrics::new();
     let api = (mode != Mode::DryRun).then(|| {
@@ -102,19 +102,22 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
     });
     let cx = Rc::new(TurnContext {
         store: store.clone(),
-        brain: metrics.instrument_brain(build_brain(&settings)?),
+        brain: build_brain(&settings)?,
         guardrails: Guardrails::new(&settings.autopilot.topics, settings.handoff.max_ai_replies),
         delivery: Delivery::new(mode, api, Sender::from_settings(&settings.gorgias)),
-        handoff: settings.handoff.clone(),
+        planner: Planner {
+            mode,
+            handoff: settings.handoff.rules(),
+        },
         retry: RetryPolicy {
-            initial: Duration::from_millis(settings.gorgias.retry_initial_ms.max(1)),
-            max: Duration::from_millis(settings.gorgias.retry_max_ms.max(1)),
-            give_up_after: Duration::from_secs(settings.gorgias.retry_for_secs),
-            in_doubt_delay: Duration::from_secs(settings.gorgias.request_timeout_secs),
+            initial: settings.gorgias.retry_initial(),
+            max: settings.gorgias.retry_max(),
+            give_up_after: settings.gorgias.retry_for(),
+            in_doubt_delay: settings.gorgias.request_timeout(),
         },
         metrics: metrics.clone(),
     });
-    let supervisor = TicketSupervisor::new(cx, settings.idle_timeout()).start();
+    let supervisor = TicketSupervisor::new(cx, settings.sessions.idle()).start();
     let recovered = supervisor
         .send(RecoverPending)
         .await
@@ -123,17 +126,22 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
     let state = web::Data::new(AppState {
         webhook_token: settings.server.webhook_token.clone(),
         max_body_bytes: settings.server.max_body_bytes,
-        rules: FilterRules {
-            ai_user_id: settings.gorgias.ai_user_id,
-            autopilot: settings.autopilot.clone(),
-        },
+        intake: Intake::new(
+            FilterRules {
+                ai_user_id: settings.gorgias.ai_user_id,
+                autopilot: settings.autopilot.clone(),
+            },
+            store.clone(),
+            dedup.clone(),
+            supervisor.clone().recipient(),
+            metrics.clone(),
+        ),
         store: store.clone(),
         dedup: dedup.clone(),
         supervisor: supervisor.clone(),
         admin_token: settings.server.admin_token.clone(),
         metrics,
-        outbox_stuck_after: outbox_stuck_after(settings.gorgias.retry_for_secs),
-        recent_intake: Default::default(),
+        outbox_stuck_after: outbox_stuck_after(settings.gorgias.retry_for()),
     });
     let server = HttpServer::new(move || {
         App::new()

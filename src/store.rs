@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
-use crate::filter::CustomerMessage;
-use crate::tickets::session::Session;
+use crate::domain::message::CustomerMessage;
+use crate::domain::session::{Session, SessionChange};
 
 /// How many commit jobs may wait for the committer before callers are told to back off.
 const COMMIT_QUEUE: usize = 4096;
@@ -108,20 +108,20 @@ impl Write {
     pub fn dedup_delete(hash: &[u8; 32]) -> Write {
         Write::Delete(TreeName::Dedup, hash.to_vec())
     }
-    /// The session, plus the indexes derived from it (pending work, handoff marker).
-    pub fn session_put(session: &Session) -> Vec<Write> {
-        let key = session.ticket_id.to_be_bytes().to_vec();
+    /// The session record and the index entries the domain derived from it.
+    pub fn session_put(change: SessionChange<'_>) -> Vec<Write> {
+        let key = change.session.ticket_id.to_be_bytes().to_vec();
         let mut writes = vec![Write::Put(
             TreeName::Sessions,
             key.clone(),
-            serde_json::to_vec(session).expect("a Session always serializes"),
+            serde_json::to_vec(change.session).expect("a Session always serializes"),
         )];
-        writes.push(if session.has_pending_work() {
+        writes.push(if change.pending {
             Write::Put(TreeName::Pending, key.clone(), Vec::new())
         } else {
             Write::Delete(TreeName::Pending, key.clone())
         });
-        writes.push(match session.handed_off_at() {
+        writes.push(match change.handed_off_at {
             Some(at) => Write::Put(TreeName::Handoffs, key, at.to_be_bytes().to_vec()),
             None => Write::Delete(TreeName::Handoffs, key),
         });

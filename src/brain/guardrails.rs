@@ -1,4 +1,4 @@
-//! Handoff rules that never depend on a model (product rule 14): they run before any brain, so
+//! Handoff rules that never depend on a model: they run before any brain, so
 //! a customer asking for a person or a skipped topic is handed off even when the model is down.
 
 use super::text::{contains_phrase, normalize};
@@ -90,8 +90,8 @@ pub fn asks_for_human(normalized: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filter::Customer;
-    use crate::tickets::session::{HistoryEntry, Role};
+    use crate::domain::message::Customer;
+    use crate::domain::session::{HistoryEntry, Role};
 
     fn topic(name: &str, keywords: &[&str], action: TopicAction) -> Topic {
         Topic {

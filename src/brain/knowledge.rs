@@ -11,7 +11,7 @@ use futures_util::FutureExt;
 use super::text::{contains_phrase, normalize, terms};
 use super::{Brain, BrainError, BrainInput, Decision, HandoffReason};
 use crate::config::{Topic, TopicAction};
-use crate::tickets::session::Role;
+use crate::domain::session::Role;
 
 const K1: f64 = 1.2;
 const B: f64 = 0.75;
@@ -298,8 +298,8 @@ impl Brain for KnowledgeBrain {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filter::Customer;
-    use crate::tickets::session::HistoryEntry;
+    use crate::domain::message::Customer;
+    use crate::domain::session::HistoryEntry;
 
     fn topic(
         name: &str,

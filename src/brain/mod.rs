@@ -11,72 +11,11 @@ pub mod prompt;
 pub mod text;
 
 use futures_util::future::LocalBoxFuture;
-use serde::{Deserialize, Serialize};
 
-use crate::filter::Customer;
-use crate::tickets::session::HistoryEntry;
-
-/// Why the AI hands a ticket to a human; `code` is what logs, decisions and metrics carry.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HandoffReason {
-    /// The customer asked for a person.
-    CustomerAskedForHuman,
-    /// The message is about a topic Autopilot leaves to humans.
-    SkipTopic,
-    /// Nothing in the knowledge matches well enough.
-    NoAnswer,
-    /// The AI already replied `handoff.max_ai_replies` times.
-    MaxAiReplies,
-    /// The model decided (tool call).
-    ModelHandoff,
-    /// The AI backend kept failing.
-    AiUnavailable,
-    /// Gorgias refused a reply permanently.
-    DeliveryFailed,
-}
-
-impl HandoffReason {
-    pub fn code(self) -> &'static str {
-        match self {
-            HandoffReason::CustomerAskedForHuman => "customer_asked_for_human",
-            HandoffReason::SkipTopic => "skip_topic",
-            HandoffReason::NoAnswer => "no_answer",
-            HandoffReason::MaxAiReplies => "max_ai_replies",
-            HandoffReason::ModelHandoff => "model_handoff",
-            HandoffReason::AiUnavailable => "ai_unavailable",
-            HandoffReason::DeliveryFailed => "delivery_failed",
-        }
-    }
-}
-
-/// What a brain decided for the unanswered messages of a ticket.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Decision {
-    /// Answer the customer with this text. `reason` says why (e.g. the matched topic).
-    Reply { text: String, reason: String },
-    /// Hand the ticket to a human.
-    Handoff {
-        reason: HandoffReason,
-        /// The rule's or the model's own words, for the note and the logs.
-        detail: String,
-        /// The final message to the customer; `handoff.final_reply` when `None`.
-        reply: Option<String>,
-        /// A summary for the human; a plain extract of the conversation when `None`.
-        summary: Option<String>,
-    },
-}
-
-impl Decision {
-    pub fn handoff(reason: HandoffReason, detail: impl Into<String>) -> Decision {
-        Decision::Handoff {
-            reason,
-            detail: detail.into(),
-            reply: None,
-            summary: None,
-        }
-    }
-}
+use crate::domain::message::Customer;
+pub use crate::domain::outcome::HandoffReason;
+pub use crate::domain::plan::Decision;
+use crate::domain::session::HistoryEntry;
 
 /// Everything a brain may look at: the whole conversation and who the customer is.
 #[derive(Debug, Clone)]

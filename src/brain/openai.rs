@@ -331,7 +331,7 @@ struct Inner {
 
 impl OpenAiBrain {
     pub fn new(settings: &OpenAiSettings, prompt: PromptBuilder) -> OpenAiBrain {
-        let timeout = Duration::from_secs(settings.timeout_secs.max(1));
+        let timeout = settings.timeout();
         let client = awc::Client::builder()
             .timeout(timeout)
             .disable_redirects()
@@ -347,8 +347,8 @@ impl OpenAiBrain {
                 model: settings.model.trim().to_string(),
                 timeout,
                 max_retries: settings.max_retries,
-                retry_initial: Duration::from_millis(settings.retry_initial_ms.max(1)),
-                retry_max: Duration::from_millis(settings.retry_max_ms.max(1)),
+                retry_initial: settings.retry_initial(),
+                retry_max: settings.retry_max(),
                 prompt,
             }),
         }
@@ -536,7 +536,7 @@ mod tests {
     use super::*;
     use crate::brain::knowledge::KnowledgeIndex;
     use crate::brain::prompt::tests::{example_topics, input};
-    use crate::tickets::session::Role;
+    use crate::domain::session::Role;
 
     fn answer(message: Value) -> Vec<u8> {
         json!({

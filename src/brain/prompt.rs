@@ -8,7 +8,8 @@ use serde::Serialize;
 use super::knowledge::{KnowledgeIndex, Source};
 use super::BrainInput;
 use crate::config::{Topic, TopicAction};
-use crate::tickets::session::{HistoryEntry, Role};
+use crate::domain::session::{HistoryEntry, Role};
+pub use crate::text::clip;
 
 /// The name of the one tool the model is offered.
 pub const HANDOFF_TOOL: &str = "handoff_to_human";
@@ -289,21 +290,10 @@ pub fn summary_messages(input: &BrainInput) -> Vec<ChatMessage> {
     ]
 }
 
-/// The first `max` characters of `text`, with an ellipsis when cut.
-pub fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        text.to_string()
-    } else {
-        let mut s: String = text.chars().take(max.saturating_sub(1)).collect();
-        s.push('…');
-        s
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::filter::Customer;
+    use crate::domain::message::Customer;
 
     fn topic(name: &str, desc: &str, kw: &[&str], action: TopicAction, answer: &str) -> Topic {
         Topic {

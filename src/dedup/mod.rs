@@ -1,4 +1,4 @@
-//! Deduplication of webhook redeliveries (product rule 8): `window` is the pure rule,
+//! Deduplication of webhook redeliveries: `window` is the pure rule,
 //! `actor` owns the window, restores it from storage and prunes it.
 
 pub mod actor;

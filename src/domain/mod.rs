@@ -1,5 +1,21 @@
-//! Pure rules: no I/O, no actors, nothing from the layers above; each rule with its unit tests.
+//! The ticket model and its rules, pure and depending on nothing above it: a newcomer learns
+//! every rule of a conversation here.
+//!
+//! - [`message`]: a customer message as intake hands it on (customer, addresses, text);
+//! - [`session`]: one ticket's conversation, its Active → HandedOff state, its decisions and
+//!   the outbox of Gorgias actions still owed;
+//! - [`plan`]: a decision turned into the history entry, state change, record and actions it
+//!   implies (the handoff planned once, for the brain's handoffs and a refused reply alike);
+//! - [`outcome`]: every outcome and reason, each with the `code()` that logs, metrics, stored
+//!   decisions and webhook answers carry;
+//! - [`orders`]: the customer's orders as Gorgias holds them, normalized; status mapping, order
+//!   naming, answer templates;
+//! - [`hours`] and [`tags`]: business hours and the tag names of the handoff package.
 
 pub mod hours;
+pub mod message;
 pub mod orders;
+pub mod outcome;
+pub mod plan;
+pub mod session;
 pub mod tags;

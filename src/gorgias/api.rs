@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 
 use super::ratelimit::{parse_call_limit, RateLimiter};
 use crate::config::{GorgiasSettings, Secret};
-use crate::tickets::session::ReplyTarget;
+use crate::domain::session::ReplyTarget;
+use crate::text::clip;
 
 /// The most response body read from Gorgias.
 const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
@@ -223,7 +224,7 @@ pub fn error_message(body: &[u8]) -> String {
         if text.is_empty() {
             "(empty body)".to_string()
         } else {
-            text.chars().take(500).collect()
+            clip(text, 500)
         }
     };
     let Ok(value) = serde_json::from_slice::<Value>(body) else {
@@ -266,7 +267,7 @@ pub struct GorgiasApi {
 impl GorgiasApi {
     pub fn new(settings: &GorgiasSettings, limiter: Arc<RateLimiter>) -> GorgiasApi {
         let client = awc::Client::builder()
-            .timeout(Duration::from_secs(settings.request_timeout_secs))
+            .timeout(settings.request_timeout())
             .disable_redirects()
             .finish();
         GorgiasApi {
@@ -460,8 +461,8 @@ fn percent_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filter::Customer;
-    use crate::gorgias::webhook::Address;
+    use crate::domain::message::Address;
+    use crate::domain::message::Customer;
 
     fn target() -> ReplyTarget {
         ReplyTarget {

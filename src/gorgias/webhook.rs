@@ -8,6 +8,9 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value};
 
+pub use crate::domain::message::Address;
+use crate::text::clip;
+
 /// Why a body cannot be read; the text is returned to the caller in a 400.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
@@ -28,14 +31,6 @@ pub enum ParseError {
 pub struct Party {
     pub id: Option<u64>,
     pub email: Option<String>,
-    pub name: Option<String>,
-}
-
-/// One side of a message's `source` (`from`, or one of `to`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Address {
-    pub address: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
 
@@ -232,7 +227,7 @@ fn id_at(
                 s.parse::<u64>().map(Some).map_err(|_| {
                     malformed(format!(
                         "expected an integer id, got the string {:?}",
-                        truncate(s, 40)
+                        clip(s, 41)
                     ))
                 })
             }
@@ -331,23 +326,13 @@ fn bool_at(
             "" | "null" | "none" => Ok(None),
             _ => Err(ParseError::Malformed {
                 path,
-                problem: format!("expected a boolean, got the string {:?}", truncate(s, 40)),
+                problem: format!("expected a boolean, got the string {:?}", clip(s, 41)),
             }),
         },
         Some(other) => Err(ParseError::Malformed {
             path,
             problem: format!("expected a boolean, got {}", kind(other)),
         }),
-    }
-}
-
-fn truncate(s: &str, max_chars: usize) -> String {
-    if s.chars().count() <= max_chars {
-        s.to_string()
-    } else {
-        let mut out: String = s.chars().take(max_chars).collect();
-        out.push('…');
-        out
     }
 }
 

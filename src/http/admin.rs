@@ -10,10 +10,10 @@ use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{secret_matches, AppState};
+use super::{bearer_token, secret_matches, AppState};
+use crate::domain::session::{Session, SessionState, StateError};
 use crate::store::Store;
 use crate::tickets::actor::ResumeError;
-use crate::tickets::session::{Session, SessionState, StateError};
 use crate::tickets::supervisor::ResumeTicket;
 
 /// How long an admin request waits for the ticket's actor.
@@ -92,9 +92,7 @@ fn authorize(req: &HttpRequest, state: &AppState) -> Result<(), AdminError> {
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim());
+        .and_then(bearer_token);
     match presented {
         Some(token) if secret_matches(token, &state.admin_token) => Ok(()),
         _ => {
@@ -140,7 +138,7 @@ pub async fn get_ticket(
 ) -> Result<HttpResponse, AdminError> {
     authorize(&req, &state)?;
     let ticket_id = ticket_id(&path)?;
-    let intake = state.recent_intake.for_ticket(ticket_id);
+    let intake = state.intake.recent().for_ticket(ticket_id);
     let mut body = match load(&state, ticket_id).await {
         Ok(session) => serde_json::to_value(&session)
             .map_err(|e| AdminError::Unavailable(format!("cannot encode the session: {e}")))?,

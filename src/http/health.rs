@@ -11,8 +11,8 @@ use crate::tickets::supervisor::LiveActors;
 /// How long an outbound action may keep failing before `/readyz` reports the outbox stuck: a
 /// tenth of the retry budget (`gorgias.retry_for_secs`, 90 s by default), at least one second.
 /// Long enough to ride out a blip, well before the action would be given up on.
-pub fn outbox_stuck_after(retry_for_secs: u64) -> Duration {
-    Duration::from_secs((retry_for_secs / 10).max(1))
+pub fn outbox_stuck_after(retry_for: Duration) -> Duration {
+    Duration::from_secs((retry_for.as_secs() / 10).max(1))
 }
 
 /// `GET /healthz`: 200 while the process is up.
@@ -46,7 +46,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         return HttpResponse::ServiceUnavailable().json(json!({
             "error": format!(
                 "outbox: the {} action of ticket {} has been failing for {} s (over {} s); Gorgias may be down or refusing the agent's calls",
-                stuck.action,
+                stuck.action.code(),
                 stuck.ticket_id,
                 stuck.failing_for_secs,
                 state.outbox_stuck_after.as_secs()

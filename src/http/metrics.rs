@@ -7,8 +7,9 @@ use actix_web::{web, HttpResponse};
 
 use super::AppState;
 use crate::dedup::DedupLen;
-use crate::metrics::{Observed, OutboxStatus, CONTENT_TYPE};
+use crate::metrics::{Observed, CONTENT_TYPE};
 use crate::store::Store;
+use crate::tickets::outbox::OutboxStatus;
 use crate::tickets::supervisor::LiveActors;
 use crate::time::now_secs;
 
@@ -32,11 +33,14 @@ pub async fn scrape(state: web::Data<AppState>) -> HttpResponse {
         .await
         .ok()
         .and_then(Result::ok);
+    let outbox = outbox_status(&state.store).await;
     let observed = Observed {
         ticket_actors,
         dedup_entries,
         storage_queued_commits: state.store.queued_commits(),
-        outbox: outbox_status(&state.store).await,
+        outbox_pending: outbox.pending,
+        outbox_retrying: outbox.retrying,
+        outbox_oldest_failure_secs: outbox.oldest_failure.map_or(0, |f| f.failing_for_secs),
     };
     state.metrics.set_observed(&observed);
     HttpResponse::Ok()

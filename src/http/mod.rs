@@ -3,7 +3,6 @@
 pub mod admin;
 pub mod health;
 pub mod metrics;
-pub mod recent;
 pub mod webhook;
 
 use actix_web::body::MessageBody;
@@ -17,7 +16,7 @@ use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 
 use crate::config::Secret;
 use crate::dedup::DedupActor;
-use crate::filter::FilterRules;
+use crate::intake::Intake;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::tickets::supervisor::TicketSupervisor;
@@ -26,7 +25,7 @@ use crate::tickets::supervisor::TicketSupervisor;
 pub struct AppState {
     pub webhook_token: Secret,
     pub max_body_bytes: usize,
-    pub rules: FilterRules,
+    pub intake: Intake,
     pub store: Store,
     pub dedup: actix::Addr<DedupActor>,
     pub supervisor: actix::Addr<TicketSupervisor>,
@@ -35,8 +34,6 @@ pub struct AppState {
     pub metrics: Metrics,
     /// `/readyz` fails while an outbound action has been failing for longer than this.
     pub outbox_stuck_after: std::time::Duration,
-    /// Why recent webhooks were not accepted, per ticket (for the admin API).
-    pub recent_intake: recent::RecentIntake,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -53,6 +50,15 @@ pub fn error_response(
     message: impl Into<String>,
 ) -> HttpResponse {
     HttpResponse::build(status).json(json!({ "error": message.into() }))
+}
+
+/// The token of an `Authorization: Bearer <token>` header value.
+pub fn bearer_token(authorization: &str) -> Option<&str> {
+    authorization
+        .trim()
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
 }
 
 /// Constant-time comparison of a presented secret with the configured one (both hashed first,
@@ -115,5 +121,14 @@ mod tests {
         assert!(!secret_matches("dev-token ", &s));
         assert!(!secret_matches("", &s));
         assert!(!secret_matches("", &Secret::new("")));
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_whatever_the_scheme_case_and_spacing() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("  bearer   abc  "), Some("abc"));
+        assert_eq!(bearer_token("BEARER abc"), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer"), None);
     }
 }

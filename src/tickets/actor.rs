@@ -1,15 +1,16 @@
 //! One ticket's actor: owns the session, runs one turn at a time (wake-ups during a turn are
 //! coalesced into the next turn, which answers everything that arrived meanwhile), schedules
-//! retries, and asks the supervisor to be stopped when idle.
+//! retries, and asks its owner (the supervisor, through a `Recipient<Passivate>`) to be stopped
+//! when idle.
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 
-use super::session::{Session, StateError};
-use super::supervisor::{Passivate, TicketSupervisor};
 use super::turn::{self, TurnContext, TurnEnd};
+use crate::domain::outcome::{DecisionOutcome, DecisionReason};
+use crate::domain::session::{Session, StateError};
 use crate::store::Write;
 use crate::time::now_secs;
 
@@ -17,6 +18,15 @@ use crate::time::now_secs;
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Wake;
+
+/// An idle actor asks its owner to be stopped; `true` means it has been forgotten and must stop
+/// now.
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct Passivate {
+    pub ticket_id: u64,
+    pub addr: Addr<TicketActor>,
+}
 
 /// Make a handed-off session active again (an operator's decision).
 #[derive(Message)]
@@ -39,7 +49,7 @@ pub struct TicketActor {
     ticket_id: u64,
     session: Session,
     cx: Rc<TurnContext>,
-    supervisor: Addr<TicketSupervisor>,
+    owner: Recipient<Passivate>,
     idle_timeout: Duration,
     turn_running: bool,
     wake_pending: bool,
@@ -51,7 +61,7 @@ impl TicketActor {
     pub fn new(
         mut session: Session,
         cx: Rc<TurnContext>,
-        supervisor: Addr<TicketSupervisor>,
+        owner: Recipient<Passivate>,
         idle_timeout: Duration,
     ) -> TicketActor {
         // Hydrated with undelivered actions means the previous process stopped mid-delivery,
@@ -64,7 +74,7 @@ impl TicketActor {
             ticket_id: session.ticket_id,
             session,
             cx,
-            supervisor,
+            owner,
             idle_timeout,
             turn_running: false,
             wake_pending: false,
@@ -107,10 +117,10 @@ impl TicketActor {
             && self.last_activity.elapsed() >= self.idle_timeout
     }
 
-    /// Asks the supervisor to forget this actor, with the mailbox paused so no wake-up can slip
+    /// Asks the owner to forget this actor, with the mailbox paused so no wake-up can slip
     /// in between the answer and the stop.
     fn request_passivation(&mut self, ctx: &mut Context<Self>) {
-        let ask = self.supervisor.send(Passivate {
+        let ask = self.owner.send(Passivate {
             ticket_id: self.ticket_id,
             addr: ctx.address(),
         });
@@ -173,7 +183,7 @@ impl Handler<Resume> for TicketActor {
             return Box::pin(fut::ready(Err(e.into())));
         }
         let store = self.cx.store.clone();
-        let writes = Write::session_put(&next);
+        let writes = Write::session_put(next.change());
         Box::pin(
             async move { store.commit(writes).await.map(|_| next) }
                 .into_actor(self)
@@ -181,8 +191,8 @@ impl Handler<Resume> for TicketActor {
                     Ok(session) => {
                         tracing::info!(
                             ticket_id = act.ticket_id,
-                            outcome = "resumed",
-                            reason = "operator",
+                            outcome = DecisionOutcome::Resumed.code(),
+                            reason = DecisionReason::Operator.code(),
                             "decision"
                         );
                         act.session = session.clone();

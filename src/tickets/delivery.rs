@@ -4,9 +4,9 @@
 
 use serde_json::Value;
 
-use crate::config::Mode;
+use crate::domain::plan::Mode;
+use crate::domain::session::{ActionKind, OutboundAction};
 use crate::gorgias::api::{assign_body, note_body, reply_body, GorgiasApi, GorgiasError, Sender};
-use crate::tickets::session::{ActionKind, OutboundAction};
 
 pub struct Delivery {
     mode: Mode,
@@ -35,7 +35,7 @@ impl Delivery {
             _ => {
                 tracing::info!(
                     ticket_id,
-                    action = action.kind.name(),
+                    action = action.kind.name().code(),
                     external_id = %action.external_id,
                     "dry-run: Gorgias not called"
                 );

@@ -1,9 +1,10 @@
-//! Tickets: one actor per ticket (`actor`), created and passivated by the `supervisor`, owning a
-//! pure `session`; a `turn` takes new messages, asks the brain, and drains the outbox through
-//! `delivery`.
+//! Tickets at run time: one actor per ticket (`actor`), created and passivated by the
+//! `supervisor`, owning a `domain::session`; a `turn` takes new messages, asks the brain, plans
+//! through `domain::plan`, and drains the outbox through `delivery`; `outbox` sums up the stored
+//! outboxes for metrics and readiness.
 
 pub mod actor;
 pub mod delivery;
-pub mod session;
+pub mod outbox;
 pub mod supervisor;
 pub mod turn;

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::actor::{Resume, ResumeError, TicketActor, Wake};
-use super::session::Session;
+use super::actor::{Passivate, Resume, ResumeError, TicketActor, Wake};
 use super::turn::TurnContext;
+use crate::domain::session::Session;
 use crate::store::Store;
 
 /// Messages were stored for this ticket: make sure its actor runs a turn.
@@ -22,14 +22,6 @@ pub struct WakeTicket(pub u64);
 #[derive(Message)]
 #[rtype(result = "usize")]
 pub struct RecoverPending;
-
-/// An idle actor asks to be stopped; `true` means it has been forgotten and must stop now.
-#[derive(Message)]
-#[rtype(result = "bool")]
-pub struct Passivate {
-    pub ticket_id: u64,
-    pub addr: Addr<TicketActor>,
-}
 
 /// How many ticket actors are alive.
 #[derive(Message)]
@@ -84,8 +76,13 @@ impl TicketSupervisor {
                 return None;
             }
         };
-        let addr =
-            TicketActor::new(session, self.cx.clone(), ctx.address(), self.idle_timeout).start();
+        let addr = TicketActor::new(
+            session,
+            self.cx.clone(),
+            ctx.address().recipient(),
+            self.idle_timeout,
+        )
+        .start();
         self.actors.insert(ticket_id, addr.clone());
         Some(addr)
     }
@@ -198,13 +195,14 @@ mod tests {
 
     use super::*;
     use crate::brain::guardrails::Guardrails;
-    use crate::brain::{Brain, BrainError, BrainInput, Decision};
-    use crate::config::{HandoffSettings, Mode};
-    use crate::filter::CustomerMessage;
+    use crate::brain::{Brain, BrainError, BrainInput};
+    use crate::config::HandoffSettings;
+    use crate::domain::message::CustomerMessage;
+    use crate::domain::plan::{Decision, Mode, Planner};
+    use crate::domain::session::Role;
     use crate::gorgias::api::Sender;
     use crate::store::{InboxKey, Write};
     use crate::tickets::delivery::Delivery;
-    use crate::tickets::session::Role;
     use crate::tickets::turn::RetryPolicy;
 
     /// A slow brain that records how many decisions run at once.
@@ -265,7 +263,10 @@ mod tests {
                     email: String::new(),
                 },
             ),
-            handoff: HandoffSettings::default(),
+            planner: Planner {
+                mode: Mode::DryRun,
+                handoff: HandoffSettings::default().rules(),
+            },
             retry: RetryPolicy {
                 initial: Duration::from_millis(10),
                 max: Duration::from_millis(50),

@@ -68,7 +68,7 @@ async fn settled(app: &TestApp, ticket_id: u64, customer_messages: usize) {
             .is_some_and(|s| {
                 s.history
                     .iter()
-                    .filter(|e| e.role == gorgias_agent::tickets::session::Role::Customer)
+                    .filter(|e| e.role == gorgias_agent::domain::session::Role::Customer)
                     .count()
                     == customer_messages
                     && s.unanswered().is_empty()
@@ -394,7 +394,7 @@ async fn a_burst_during_a_slow_model_call_is_answered_together() {
     let mut ids: Vec<u64> = session
         .history
         .iter()
-        .filter(|e| e.role == gorgias_agent::tickets::session::Role::Customer)
+        .filter(|e| e.role == gorgias_agent::domain::session::Role::Customer)
         .filter_map(|e| e.message_id)
         .collect();
     ids.sort();

@@ -1,96 +1,13 @@
-//! Which webhook events the AI acts on (product rules 4 to 7, 15): pure, no I/O.
+//! Which webhook events the AI acts on: customer messages (not notes, not the agent's own
+//! posts) on tickets assigned to the AI user, on channels Autopilot answers. Pure, no I/O.
 //!
 //! `classify` turns a parsed event into a `CustomerMessage` to answer, or the reason it is
-//! ignored. The handed-off check needs storage and is applied by the caller with the same enum.
-
-use serde::{Deserialize, Serialize};
+//! ignored. The handed-off check needs storage and is applied by intake with the same enum.
 
 use crate::config::AutopilotSettings;
-use crate::gorgias::webhook::{Address, WebhookEvent};
-
-/// Marks the agent's own posted messages (`external_id` prefix), so their echo is recognised.
-pub const EXTERNAL_ID_PREFIX: &str = "gorgias-agent:";
-
-/// Why an event is not acted on; the `code` is the contract of the webhook response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IgnoreReason {
-    NotAssignedToAi,
-    Unassigned,
-    AgentMessage,
-    InternalNote,
-    NotFromCustomer,
-    HandedOff,
-    AutopilotOff,
-    ChannelDisabled,
-    NoMessage,
-}
-
-impl IgnoreReason {
-    pub fn code(self) -> &'static str {
-        match self {
-            IgnoreReason::NotAssignedToAi => "not_assigned_to_ai",
-            IgnoreReason::Unassigned => "unassigned",
-            IgnoreReason::AgentMessage => "agent_message",
-            IgnoreReason::InternalNote => "internal_note",
-            IgnoreReason::NotFromCustomer => "not_from_customer",
-            IgnoreReason::HandedOff => "handed_off",
-            IgnoreReason::AutopilotOff => "autopilot_off",
-            IgnoreReason::ChannelDisabled => "channel_disabled",
-            IgnoreReason::NoMessage => "no_message",
-        }
-    }
-}
-
-/// The customer on a ticket, as replies need them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Customer {
-    pub id: Option<u64>,
-    pub email: String,
-    pub name: Option<String>,
-}
-
-/// A customer message the AI must answer: everything a turn and a reply need, and nothing else.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CustomerMessage {
-    pub ticket_id: u64,
-    pub message_id: u64,
-    /// The channel to answer on (`email`, `chat`, ...).
-    pub channel: String,
-    pub customer: Customer,
-    /// Where the customer wrote from (reply `source.to`).
-    pub customer_address: Address,
-    /// Where the customer wrote to (reply `source.from`), when Gorgias told us.
-    pub support_address: Option<Address>,
-    pub subject: Option<String>,
-    pub text: String,
-    pub created_datetime: Option<String>,
-}
-
-#[cfg(test)]
-impl CustomerMessage {
-    /// A plain customer message for tests: chat channel, customer `c@x` (id 9).
-    pub fn sample(ticket_id: u64, message_id: u64, text: &str) -> CustomerMessage {
-        CustomerMessage {
-            ticket_id,
-            message_id,
-            channel: "chat".into(),
-            customer: Customer {
-                id: Some(9),
-                email: "c@x".into(),
-                name: None,
-            },
-            customer_address: Address {
-                address: "c@x".into(),
-                name: None,
-            },
-            support_address: None,
-            subject: None,
-            text: text.into(),
-            created_datetime: None,
-        }
-    }
-}
+use crate::domain::message::{Address, Customer, CustomerMessage, EXTERNAL_ID_PREFIX};
+use crate::domain::outcome::IgnoreReason;
+use crate::gorgias::webhook::WebhookEvent;
 
 /// The settings the filters read.
 #[derive(Debug, Clone)]
@@ -185,12 +102,13 @@ mod tests {
     use crate::gorgias::webhook::parse_event;
 
     const MAIN: &str = include_str!(
-        "../tests/fixtures/synthetic-context-ticket-message-created.customer-message.json"
+        "../../tests/fixtures/synthetic-context-ticket-message-created.customer-message.json"
     );
-    const AGENT_REPLY: &str =
-        include_str!("../tests/fixtures/composed-context-ticket-message-created.agent-reply.json");
+    const AGENT_REPLY: &str = include_str!(
+        "../../tests/fixtures/composed-context-ticket-message-created.agent-reply.json"
+    );
     const INTERNAL_NOTE: &str =
-        include_str!("../tests/fixtures/pipedream-internal-note-created.message.synthetic.json");
+        include_str!("../../tests/fixtures/pipedream-internal-note-created.message.synthetic.json");
 
     fn rules() -> FilterRules {
         FilterRules {
@@ -302,40 +220,5 @@ mod tests {
         let mut e = main_event();
         e.message = None;
         assert_eq!(classify(&e, &rules()), Err(IgnoreReason::NoMessage));
-    }
-
-    #[test]
-    fn reason_codes_match_the_contract() {
-        let codes: Vec<_> = [
-            IgnoreReason::NotAssignedToAi,
-            IgnoreReason::Unassigned,
-            IgnoreReason::AgentMessage,
-            IgnoreReason::InternalNote,
-            IgnoreReason::NotFromCustomer,
-            IgnoreReason::HandedOff,
-            IgnoreReason::AutopilotOff,
-            IgnoreReason::ChannelDisabled,
-            IgnoreReason::NoMessage,
-        ]
-        .iter()
-        .map(|r| r.code())
-        .collect();
-        assert_eq!(
-            codes,
-            [
-                "not_assigned_to_ai",
-                "unassigned",
-                "agent_message",
-                "internal_note",
-                "not_from_customer",
-                "handed_off",
-                "autopilot_off",
-                "channel_disabled",
-                "no_message"
-            ]
-        );
-        for r in [IgnoreReason::NotAssignedToAi, IgnoreReason::HandedOff] {
-            assert_eq!(serde_json::to_value(r).unwrap(), r.code());
-        }
     }
 }

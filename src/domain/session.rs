@@ -8,8 +8,9 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use crate::filter::{Customer, CustomerMessage, EXTERNAL_ID_PREFIX};
-use crate::gorgias::webhook::Address;
+use super::message::{Address, Customer, CustomerMessage, EXTERNAL_ID_PREFIX};
+use super::outcome::{ActionName, DecisionOutcome, DecisionReason, IgnoreReason};
+use crate::text::clip;
 
 /// How many decisions a session keeps (oldest dropped first).
 pub const MAX_DECISIONS: usize = 200;
@@ -56,8 +57,8 @@ pub enum StateError {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecisionRecord {
     pub at: u64,
-    /// `replied`, `handed_off`, `ignored`, `resumed`, `action_failed`, ...
-    pub outcome: String,
+    pub outcome: DecisionOutcome,
+    /// The code of the `DecisionReason`.
     pub reason: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub message_ids: Vec<u64>,
@@ -103,11 +104,11 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> ActionName {
         match self {
-            ActionKind::Reply { .. } => "reply",
-            ActionKind::Note { .. } => "note",
-            ActionKind::Reassign { .. } => "reassign",
+            ActionKind::Reply { .. } => ActionName::Reply,
+            ActionKind::Note { .. } => ActionName::Note,
+            ActionKind::Reassign { .. } => ActionName::Reassign,
         }
     }
 }
@@ -144,6 +145,16 @@ pub enum Accepted {
     Known,
     /// Recorded, but the ticket is with a human: it will not be answered.
     WhileHandedOff,
+}
+
+/// A session to store, with the index entries its state implies, so storage only writes them.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionChange<'a> {
+    pub session: &'a Session,
+    /// Unfinished work: recovered at startup.
+    pub pending: bool,
+    /// Handed off since then: intake ignores the ticket's messages.
+    pub handed_off_at: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -211,7 +222,13 @@ impl Session {
         self.target = Some(ReplyTarget::from_message(message));
         if self.is_handed_off() {
             self.answered_upto = self.history.len();
-            self.record(now, "ignored", "handed_off", vec![message.message_id], None);
+            self.record(
+                now,
+                DecisionOutcome::Ignored,
+                DecisionReason::Ignored(IgnoreReason::HandedOff),
+                vec![message.message_id],
+                None,
+            );
             Accepted::WhileHandedOff
         } else {
             Accepted::New
@@ -273,8 +290,8 @@ impl Session {
         self.replies_counted_from = self.history.len();
         self.record(
             now,
-            "resumed",
-            "operator",
+            DecisionOutcome::Resumed,
+            DecisionReason::Operator,
             Vec::new(),
             Some(format!("by {by}")),
         );
@@ -284,15 +301,15 @@ impl Session {
     pub fn record(
         &mut self,
         at: u64,
-        outcome: &str,
-        reason: &str,
+        outcome: DecisionOutcome,
+        reason: DecisionReason,
         message_ids: Vec<u64>,
         detail: Option<String>,
     ) {
         self.decisions.push_back(DecisionRecord {
             at,
-            outcome: outcome.to_string(),
-            reason: reason.to_string(),
+            outcome,
+            reason: reason.code().to_string(),
             message_ids,
             detail,
         });
@@ -364,6 +381,15 @@ impl Session {
         !self.outbox.is_empty() || !self.unanswered().is_empty()
     }
 
+    /// What storage must write for this session: the record and the indexes derived from it.
+    pub fn change(&self) -> SessionChange<'_> {
+        SessionChange {
+            session: self,
+            pending: self.has_pending_work(),
+            handed_off_at: self.handed_off_at(),
+        }
+    }
+
     /// A plain extract for the human picking the ticket up: first and last customer message.
     pub fn plain_summary(&self) -> String {
         let customer: Vec<&HistoryEntry> = self
@@ -371,23 +397,17 @@ impl Session {
             .iter()
             .filter(|e| e.role == Role::Customer)
             .collect();
-        let clip = |s: &str| {
-            let s = s.trim().replace('\n', " ");
-            if s.chars().count() > 300 {
-                format!("{}…", s.chars().take(300).collect::<String>())
-            } else {
-                s
-            }
-        };
+        // 300 characters of the customer's words, then the ellipsis.
+        let quote = |s: &str| clip(&s.trim().replace('\n', " "), 301);
         match (customer.first(), customer.last()) {
             (Some(first), Some(last)) if customer.len() > 1 => format!(
                 "Customer first wrote: \"{}\"\nCustomer last wrote: \"{}\"\n({} customer messages, {} AI replies)",
-                clip(&first.text),
-                clip(&last.text),
+                quote(&first.text),
+                quote(&last.text),
                 customer.len(),
                 self.ai_reply_count()
             ),
-            (Some(only), _) => format!("Customer wrote: \"{}\"", clip(&only.text)),
+            (Some(only), _) => format!("Customer wrote: \"{}\"", quote(&only.text)),
             _ => "No customer message recorded.".to_string(),
         }
     }
@@ -513,7 +533,13 @@ mod tests {
     fn decisions_are_bounded() {
         let mut s = Session::new(1);
         for i in 0..(MAX_DECISIONS as u64 + 10) {
-            s.record(i, "ignored", "x", vec![], None);
+            s.record(
+                i,
+                DecisionOutcome::Ignored,
+                DecisionReason::Operator,
+                vec![],
+                None,
+            );
         }
         assert_eq!(s.decisions.len(), MAX_DECISIONS);
         assert_eq!(s.decisions.front().unwrap().at, 10);

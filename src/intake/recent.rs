@@ -7,6 +7,8 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
+use crate::domain::outcome::IntakeOutcome;
+
 /// How many tickets are remembered (oldest first out), and how many decisions per ticket.
 const MAX_TICKETS: usize = 10_000;
 const PER_TICKET: usize = 20;
@@ -15,8 +17,8 @@ const PER_TICKET: usize = 20;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IntakeDecision {
     pub at: u64,
-    pub outcome: String,
-    pub reason: String,
+    pub outcome: IntakeOutcome,
+    pub reason: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_id: Option<u64>,
 }
@@ -68,8 +70,8 @@ mod tests {
     fn decision(at: u64) -> IntakeDecision {
         IntakeDecision {
             at,
-            outcome: "ignored".into(),
-            reason: "not_assigned_to_ai".into(),
+            outcome: IntakeOutcome::Ignored,
+            reason: "not_assigned_to_ai",
             message_id: Some(at),
         }
     }

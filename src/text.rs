@@ -1,0 +1,26 @@
+//! Text helpers every layer shares.
+
+/// `text` cut to at most `max` characters, the last one an ellipsis when something was cut.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let mut s: String = text.chars().take(max.saturating_sub(1)).collect();
+        s.push('…');
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clipping_counts_characters_and_marks_the_cut() {
+        assert_eq!(clip("héllo", 5), "héllo");
+        assert_eq!(clip("héllo", 4), "hél…");
+        assert_eq!(clip("héllo", 4).chars().count(), 4);
+        assert_eq!(clip("", 0), "");
+        assert_eq!(clip("ab", 0), "…");
+    }
+}
