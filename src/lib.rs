@@ -1,15 +1,21 @@
 //! gorgias-agent: an AI agent inside a Gorgias helpdesk.
 //!
-//! A tour, in the order an event travels:
-//! - [`http::webhook`] authenticates a Gorgias webhook, bounds and parses it
-//!   ([`gorgias::webhook`]), applies the [`filter`] rules, asks the [`dedup`] actor, stores the
-//!   event durably through [`store`] (group commit), and only then answers 200;
+//! A tour, in the order an event travels (arrows point one way: each module uses only those
+//! after it in the flow, and everything uses the pure [`domain`]):
+//! - [`http::webhook`] authenticates a Gorgias webhook, bounds and parses its body
+//!   ([`gorgias::webhook`]), and hands the event to [`intake`];
+//! - [`intake`] applies the [`intake::filter`] rules and the handed-off check, asks the [`dedup`]
+//!   actor, stores the event durably through [`store`] (group commit), wakes the ticket, and
+//!   returns a typed result the adapter maps to an answer (only after the flush: 200);
 //! - the [`tickets::supervisor`] wakes the ticket's [`tickets::actor`], which runs one
-//!   [`tickets::turn`] at a time over its pure [`tickets::session`]: new messages in, a decision
-//!   from the [`brain`] (after model-independent guardrails), Gorgias actions planned into the
-//!   session's outbox and delivered by [`tickets::delivery`] through [`gorgias::api`];
+//!   [`tickets::turn`] at a time: new messages into the [`domain::session`], a decision from the
+//!   [`brain`] (after model-independent guardrails), the actions planned by [`domain::plan`] and
+//!   delivered in order by [`tickets::delivery`] through [`gorgias::api`];
+//! - [`domain`] holds the ticket model and every rule: messages, sessions, planning, and the
+//!   typed outcomes ([`domain::outcome`]) that logs, metrics and answers carry;
 //! - [`config`] holds the settings, [`server`] wires it all, [`telemetry`] sets up logs, and
-//!   [`check`] verifies a configuration against Gorgias before going live;
+//!   [`check`] verifies a configuration against Gorgias before going live; [`retry`], [`text`]
+//!   and [`time`] are the small rules every layer shares;
 //! - [`metrics`] counts what happens along the way for `GET /metrics`, and the admin API
 //!   ([`http::admin`]) shows a ticket's session and resumes a handed-off one.
 
@@ -22,6 +28,7 @@ pub mod gorgias;
 pub mod http;
 pub mod intake;
 pub mod metrics;
+pub mod retry;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use actix_web::web::Bytes;
 use awc::error::SendRequestError;
-use awc::http::header::HttpDate;
 use futures_util::future::{self, LocalBoxFuture};
 use futures_util::FutureExt;
 
@@ -18,7 +17,7 @@ use serde_json::{json, Value};
 use super::prompt::{self, clip, ChatMessage, PromptBuilder, HANDOFF_TOOL};
 use super::{Brain, BrainError, BrainInput, Decision, HandoffReason};
 use crate::config::{OpenAiSettings, Secret};
-use crate::time::full_jitter_backoff;
+use crate::retry::{full_jitter_backoff, parse_retry_after, retryable_status};
 
 /// The most response body read from the model server.
 const MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
@@ -55,9 +54,7 @@ impl OpenAiError {
     /// Worth trying again: timeouts, connection trouble, 408/409/429 and 5xx.
     pub fn is_retryable(&self) -> bool {
         match self {
-            OpenAiError::Status { status, .. } => {
-                matches!(status, 408 | 409 | 429) || *status >= 500
-            }
+            OpenAiError::Status { status, .. } => retryable_status(*status),
             OpenAiError::Timeout(_) | OpenAiError::Connect(_) => true,
             OpenAiError::Unusable(_) => false,
         }
@@ -286,29 +283,6 @@ pub fn error_message(status: u16, body: &[u8], api_key: &str) -> String {
         text
     };
     clip(&text, MAX_ERROR_CHARS)
-}
-
-/// `Retry-After` (seconds or an HTTP date) or OpenAI's `retry-after-ms`.
-pub fn parse_retry_after(
-    retry_after: Option<&str>,
-    retry_after_ms: Option<&str>,
-    now: SystemTime,
-) -> Option<Duration> {
-    let number = |s: &str| {
-        s.trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|n| n.is_finite() && *n >= 0.0)
-    };
-    if let Some(ms) = retry_after_ms.and_then(number) {
-        return Some(Duration::from_secs_f64(ms.min(86_400_000.0) / 1000.0));
-    }
-    let value = retry_after?;
-    if let Some(secs) = number(value) {
-        return Some(Duration::from_secs_f64(secs.min(86_400.0)));
-    }
-    let date: SystemTime = value.trim().parse::<HttpDate>().ok()?.into();
-    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 /// The brain; cheap to share on the actors' arbiter (`awc::Client` is `!Send`).
@@ -714,27 +688,6 @@ mod tests {
         assert!(OpenAiError::Timeout(1).is_retryable());
         assert!(OpenAiError::Connect("refused".into()).is_retryable());
         assert!(!OpenAiError::Unusable("empty".into()).is_retryable());
-    }
-
-    #[test]
-    fn retry_after_in_seconds_milliseconds_or_a_date() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(
-            parse_retry_after(Some("2"), None, now),
-            Some(Duration::from_secs(2))
-        );
-        assert_eq!(
-            parse_retry_after(Some("2"), Some("250"), now),
-            Some(Duration::from_millis(250))
-        );
-        let later: HttpDate = (now + Duration::from_secs(30)).into();
-        assert_eq!(
-            parse_retry_after(Some(&later.to_string()), None, now),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(parse_retry_after(Some("soon"), None, now), None);
-        assert_eq!(parse_retry_after(Some("-1"), None, now), None);
-        assert_eq!(parse_retry_after(None, None, now), None);
     }
 
     #[test]

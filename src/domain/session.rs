@@ -530,6 +530,22 @@ mod tests {
     }
 
     #[test]
+    fn the_change_to_store_carries_the_indexes_its_state_implies() {
+        let mut s = Session::new(1);
+        let c = s.change();
+        assert!(!c.pending);
+        assert_eq!(c.handed_off_at, None);
+        s.accept(&message(10, "hi"), 1);
+        assert!(s.change().pending, "an unanswered message is pending work");
+        s.hand_off(5).unwrap();
+        let c = s.change();
+        assert!(!c.pending);
+        assert_eq!(c.handed_off_at, Some(5));
+        s.enqueue(vec![ActionKind::Note { text: "n".into() }]);
+        assert!(s.change().pending, "an undelivered action is pending work");
+    }
+
+    #[test]
     fn decisions_are_bounded() {
         let mut s = Session::new(1);
         for i in 0..(MAX_DECISIONS as u64 + 10) {

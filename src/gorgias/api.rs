@@ -3,7 +3,7 @@
 //! what Gorgias said of it. Request bodies are built by pure functions, tested on their own.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use awc::http::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -11,12 +11,15 @@ use serde_json::{json, Value};
 use super::ratelimit::{parse_call_limit, RateLimiter};
 use crate::config::{GorgiasSettings, Secret};
 use crate::domain::session::ReplyTarget;
+use crate::retry::{parse_retry_after, retryable_status};
 use crate::text::clip;
 
 /// The most response body read from Gorgias.
 const MAX_RESPONSE_BYTES: usize = 16 * 1024 * 1024;
 /// The most pages read when looking for a message by `external_id`.
 const MAX_LIST_PAGES: usize = 20;
+/// The longest `Retry-After` honoured as given; a longer one is waited for this long.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 
 /// What went wrong talking to Gorgias; never contains credentials.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -41,9 +44,7 @@ impl GorgiasError {
     /// Worth trying again later: timeouts, connection trouble, 408/409/429 and 5xx.
     pub fn is_retryable(&self) -> bool {
         match self {
-            GorgiasError::Status { status, .. } => {
-                matches!(status, 408 | 409 | 429) || *status >= 500
-            }
+            GorgiasError::Status { status, .. } => retryable_status(*status),
             GorgiasError::Timeout | GorgiasError::Connect(_) | GorgiasError::Interrupted(_) => true,
             GorgiasError::Decode(_) => false,
         }
@@ -421,9 +422,8 @@ impl GorgiasApi {
             .headers()
             .get("Retry-After")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| s.is_finite() && *s >= 0.0)
-            .map(|s| Duration::from_secs_f64(s.min(3600.0)));
+            .and_then(|v| parse_retry_after(Some(v), None, SystemTime::now()))
+            .map(|wait| wait.min(MAX_RETRY_AFTER));
         if status == StatusCode::TOO_MANY_REQUESTS {
             self.limiter
                 .retry_after(retry_after.unwrap_or(Duration::from_secs(1)));

@@ -13,9 +13,10 @@ use crate::domain::outcome::{DecisionOutcome, HandoffReason, IgnoreReason};
 use crate::domain::plan::{Decision, Mode, Planner};
 use crate::domain::session::{Accepted, OutboundAction, Session};
 use crate::metrics::Metrics;
+use crate::retry::{backoff_ceiling, full_jitter_backoff};
 use crate::store::{Store, StoreError, Write};
 use crate::tickets::delivery::Delivery;
-use crate::time::{full_jitter_backoff, now_secs};
+use crate::time::now_secs;
 
 /// How outbound failures are retried.
 #[derive(Debug, Clone)]
@@ -30,9 +31,14 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Exponential backoff with full jitter: uniform in `0..=min(max, initial * 2^attempt)`.
+    /// Exponential backoff with full jitter: uniform in `0..=ceiling(attempt)`.
     pub fn backoff(&self, attempt: u32) -> Duration {
         full_jitter_backoff(self.initial, self.max, attempt)
+    }
+
+    /// The longest wait after `attempt` failures: `min(max, initial * 2^attempt)`.
+    pub fn ceiling(&self, attempt: u32) -> Duration {
+        backoff_ceiling(self.initial, self.max, attempt)
     }
 }
 
@@ -311,5 +317,14 @@ mod tests {
             assert!(d <= Duration::from_millis(200), "{d:?}");
             assert!(p.backoff(30) <= Duration::from_secs(2));
         }
+        // It grows: the ceiling doubles up to the cap, and the jitter spreads over all of it
+        // (200 draws all in the lower half would happen once in 2^200 runs).
+        assert_eq!(p.ceiling(0), Duration::from_millis(100));
+        assert_eq!(p.ceiling(1), Duration::from_millis(200));
+        assert_eq!(p.ceiling(4), Duration::from_millis(1600));
+        assert_eq!(p.ceiling(30), Duration::from_secs(2));
+        let longest = |attempt| (0..200).map(|_| p.backoff(attempt)).max().unwrap();
+        assert!(longest(1) > Duration::from_millis(100), "{:?}", longest(1));
+        assert!(longest(30) > Duration::from_secs(1), "{:?}", longest(30));
     }
 }

@@ -66,7 +66,6 @@ struct State {
 pub struct FakeGorgias {
     pub base_url: String,
     state: Arc<Mutex<State>>,
-    server: actix_web::dev::ServerHandle,
 }
 
 impl FakeGorgias {
@@ -89,12 +88,10 @@ impl FakeGorgias {
         .listen(listener)
         .unwrap()
         .run();
-        let handle = server.handle();
         actix_web::rt::spawn(server);
         FakeGorgias {
             base_url: format!("http://127.0.0.1:{port}"),
             state,
-            server: handle,
         }
     }
 
@@ -186,10 +183,6 @@ impl FakeGorgias {
     }
     pub fn set_teams(&self, teams: &[u64]) {
         self.lock().teams = teams.to_vec();
-    }
-
-    pub async fn stop(&self) {
-        self.server.stop(false).await;
     }
 }
 

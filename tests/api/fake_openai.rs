@@ -101,7 +101,6 @@ pub struct FakeOpenAi {
     /// What `brain.openai.base_url` is set to (the API lives under `/v1`).
     pub base_url: String,
     state: Arc<Mutex<State>>,
-    server: actix_web::dev::ServerHandle,
 }
 
 impl FakeOpenAi {
@@ -125,12 +124,10 @@ impl FakeOpenAi {
         .listen(listener)
         .unwrap()
         .run();
-        let handle = server.handle();
         actix_web::rt::spawn(server);
         FakeOpenAi {
             base_url: format!("http://127.0.0.1:{port}/v1"),
             state,
-            server: handle,
         }
     }
 
@@ -171,10 +168,6 @@ impl FakeOpenAi {
             .into_iter()
             .filter(|r| !r.offers_tool())
             .collect()
-    }
-
-    pub async fn stop(&self) {
-        self.server.stop(false).await;
     }
 }
 

@@ -90,7 +90,6 @@ pub fn settings(
 pub struct TestApp {
     pub address: String,
     pub gorgias: FakeGorgias,
-    pub storage: PathBuf,
     pub running: Option<Running>,
     arbiter: Option<Arbiter>,
     pub settings: Settings,
@@ -113,7 +112,6 @@ impl TestApp {
         let mut app = TestApp {
             address: String::new(),
             gorgias,
-            storage,
             running: None,
             arbiter: None,
             settings: s,

@@ -1,7 +1,5 @@
 //! Integration tests: the real server on port 0 against a stateful fake Gorgias on loopback.
 
-#![allow(dead_code)] // the harness offers more than every test uses
-
 mod admin;
 mod check;
 mod crash;
