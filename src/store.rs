@@ -6,7 +6,10 @@
 //! - `dedup`    SHA-256 key → expiry (unix seconds) of the deduplication window;
 //! - `sessions` ticket id → `Session` (history, state, decisions, outbox);
 //! - `pending`  ticket id → () while the session has unfinished work (recovered at startup);
-//! - `handoffs` ticket id → unix time of handoff, read by intake to ignore handed-off tickets.
+//! - `handoffs` ticket id → unix time of handoff, read by intake to ignore handed-off tickets;
+//! - `stats`    hour ++ counter name → i64, the console's counters (see `domain::stats`);
+//! - `ticket_index` `S` ++ ticket id → `TicketSummary`, and the console list's filter indexes
+//!   `R` ++ handoff reason ++ 0 ++ ticket id and `C` ++ channel ++ 0 ++ ticket id → ().
 //!
 //! Awaiting a flush per request collapses sled under concurrency, so `commit` hands the writes to
 //! a committer thread that applies everything queued, flushes once, and answers the whole batch.
@@ -21,6 +24,7 @@ use tokio::sync::oneshot;
 
 use crate::domain::message::CustomerMessage;
 use crate::domain::session::{Session, SessionChange};
+use crate::domain::stats::{TicketFilter, TicketSummary};
 
 /// How many commit jobs may wait for the committer before callers are told to back off.
 const COMMIT_QUEUE: usize = 4096;
@@ -53,6 +57,8 @@ pub enum TreeName {
     Sessions,
     Pending,
     Handoffs,
+    Stats,
+    TicketIndex,
 }
 
 /// One write of a commit; build them with the typed constructors below.
@@ -60,6 +66,33 @@ pub enum TreeName {
 pub enum Write {
     Put(TreeName, Vec<u8>, Vec<u8>),
     Delete(TreeName, Vec<u8>),
+    /// Adds to a big-endian i64 counter (absent: 0). Applied by the one committer thread, so
+    /// concurrent commits adding to the same key never lose an update.
+    Add(TreeName, Vec<u8>, i64),
+}
+
+fn index_key(tag: u8, name: &str, ticket_id: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(name.len() + 10);
+    k.push(tag);
+    k.extend(name.bytes().filter(|b| *b != 0));
+    k.push(0);
+    k.extend_from_slice(&ticket_id.to_be_bytes());
+    k
+}
+
+fn summary_key(ticket_id: u64) -> Vec<u8> {
+    let mut k = vec![b'S'];
+    k.extend_from_slice(&ticket_id.to_be_bytes());
+    k
+}
+
+/// The filter-index keys a summary implies.
+fn summary_index_keys(s: &TicketSummary) -> Vec<Vec<u8>> {
+    let mut keys = vec![index_key(b'C', &s.channel, s.ticket_id)];
+    if let Some(reason) = &s.handoff_reason {
+        keys.push(index_key(b'R', reason, s.ticket_id));
+    }
+    keys
 }
 
 /// An inbox entry's key: the ticket, then the order of acceptance.
@@ -108,6 +141,46 @@ impl Write {
     pub fn dedup_delete(hash: &[u8; 32]) -> Write {
         Write::Delete(TreeName::Dedup, hash.to_vec())
     }
+    /// Adds `by` to the console counter `counter` of `hour`.
+    pub fn stat_add(hour: u32, counter: &str, by: i64) -> Write {
+        let mut k = hour.to_be_bytes().to_vec();
+        k.extend_from_slice(counter.as_bytes());
+        Write::Add(TreeName::Stats, k, by)
+    }
+    /// A ticket's console summary, and its filter-index entries (replacing `old`'s).
+    pub fn summary_put(summary: &TicketSummary, old: Option<&TicketSummary>) -> Vec<Write> {
+        let new_keys = summary_index_keys(summary);
+        let mut writes: Vec<Write> = old
+            .map(summary_index_keys)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|k| !new_keys.contains(k))
+            .map(|k| Write::Delete(TreeName::TicketIndex, k))
+            .collect();
+        writes.extend(
+            new_keys
+                .into_iter()
+                .map(|k| Write::Put(TreeName::TicketIndex, k, Vec::new())),
+        );
+        writes.push(Write::Put(
+            TreeName::TicketIndex,
+            summary_key(summary.ticket_id),
+            serde_json::to_vec(summary).expect("a TicketSummary always serializes"),
+        ));
+        writes
+    }
+    /// Removes a ticket's console summary and filter-index entries (erasure, retention).
+    pub fn summary_delete(summary: &TicketSummary) -> Vec<Write> {
+        let mut writes: Vec<Write> = summary_index_keys(summary)
+            .into_iter()
+            .map(|k| Write::Delete(TreeName::TicketIndex, k))
+            .collect();
+        writes.push(Write::Delete(
+            TreeName::TicketIndex,
+            summary_key(summary.ticket_id),
+        ));
+        writes
+    }
     /// The session record and the index entries the domain derived from it.
     pub fn session_put(change: SessionChange<'_>) -> Vec<Write> {
         let key = change.session.ticket_id.to_be_bytes().to_vec();
@@ -141,6 +214,8 @@ struct Inner {
     sessions: sled::Tree,
     pending: sled::Tree,
     handoffs: sled::Tree,
+    stats: sled::Tree,
+    ticket_index: sled::Tree,
     /// `None` only while dropping: closing it lets the committer finish.
     committer: Option<SyncSender<CommitJob>>,
     committer_thread: Option<std::thread::JoinHandle<()>>,
@@ -188,6 +263,7 @@ impl Store {
             tree("pending")?,
             tree("handoffs")?,
         );
+        let (stats, ticket_index) = (tree("stats")?, tree("ticket_index")?);
         let (tx, rx) = mpsc::sync_channel(COMMIT_QUEUE);
         let healthy = Arc::new(AtomicBool::new(true));
         let queued = Arc::new(AtomicU64::new(0));
@@ -198,6 +274,8 @@ impl Store {
             sessions: sessions.clone(),
             pending: pending.clone(),
             handoffs: handoffs.clone(),
+            stats: stats.clone(),
+            ticket_index: ticket_index.clone(),
             healthy: healthy.clone(),
             queued: queued.clone(),
         };
@@ -213,6 +291,8 @@ impl Store {
                 sessions,
                 pending,
                 handoffs,
+                stats,
+                ticket_index,
                 committer: Some(tx),
                 committer_thread: Some(thread),
                 healthy,
@@ -358,6 +438,108 @@ impl Store {
             })
     }
 
+    /// The console counters of hours `from..=to`: (hour, counter, value).
+    pub fn stat_rows(&self, from: u32, to: u32) -> Vec<(u32, String, i64)> {
+        let end = (to as u64 + 1).to_be_bytes();
+        self.inner
+            .stats
+            .range(from.to_be_bytes().to_vec()..end[4..].to_vec())
+            .filter_map(|i| i.ok())
+            .filter_map(|(k, v)| {
+                let hour = u32::from_be_bytes(k.get(..4)?.try_into().ok()?);
+                let value = i64::from_be_bytes(v.as_ref().try_into().ok()?);
+                Some((hour, String::from_utf8_lossy(&k[4..]).into_owned(), value))
+            })
+            .collect()
+    }
+
+    /// A ticket's console summary, when it has one.
+    pub fn ticket_summary(&self, ticket_id: u64) -> Result<Option<TicketSummary>, StoreError> {
+        match self.inner.ticket_index.get(summary_key(ticket_id))? {
+            None => Ok(None),
+            Some(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt {
+                        what: format!("console summary of ticket {ticket_id}"),
+                        reason: e.to_string(),
+                    })
+            }
+        }
+    }
+
+    /// One page of ticket summaries matching `filter`, newest ticket first: skips `skip`
+    /// matches, returns up to `limit` and whether more follow. It walks the smallest index the
+    /// filter allows (a reason's, a channel's, the handed-off tickets', else all summaries)
+    /// backwards by key, so a page costs about `skip + limit` index keys, never a session read.
+    pub fn ticket_page(
+        &self,
+        filter: &TicketFilter,
+        skip: usize,
+        limit: usize,
+    ) -> (Vec<TicketSummary>, bool) {
+        let ids: Box<dyn Iterator<Item = u64> + '_> = {
+            let tail = |k: &[u8]| -> Option<u64> {
+                Some(u64::from_be_bytes(
+                    k.get(k.len().checked_sub(8)?..)?.try_into().ok()?,
+                ))
+            };
+            let prefixed = |tag: u8, name: &str| {
+                let mut p = vec![tag];
+                p.extend(name.bytes().filter(|b| *b != 0));
+                p.push(0);
+                self.inner
+                    .ticket_index
+                    .scan_prefix(p)
+                    .rev()
+                    .filter_map(|i| i.ok())
+                    .filter_map(move |(k, _)| tail(&k))
+            };
+            if let Some(reason) = &filter.reason {
+                Box::new(prefixed(b'R', reason))
+            } else if let Some(channel) = &filter.channel {
+                Box::new(prefixed(b'C', channel))
+            } else if filter.state == Some(crate::domain::session::SessionState::HandedOff) {
+                Box::new(
+                    self.inner
+                        .handoffs
+                        .iter()
+                        .rev()
+                        .filter_map(|i| i.ok())
+                        .filter_map(move |(k, _)| tail(&k)),
+                )
+            } else {
+                Box::new(
+                    self.inner
+                        .ticket_index
+                        .scan_prefix([b'S'])
+                        .rev()
+                        .filter_map(|i| i.ok())
+                        .filter_map(move |(k, _)| tail(&k)),
+                )
+            }
+        };
+        let mut page = Vec::with_capacity(limit);
+        let mut skipped = 0;
+        for id in ids {
+            let Ok(Some(summary)) = self.ticket_summary(id) else {
+                continue;
+            };
+            if !filter.matches(&summary) {
+                continue;
+            }
+            if skipped < skip {
+                skipped += 1;
+                continue;
+            }
+            if page.len() == limit {
+                return (page, true);
+            }
+            page.push(summary);
+        }
+        (page, false)
+    }
+
     /// Flushes everything written so far (used on shutdown).
     pub fn flush(&self) -> Result<(), StoreError> {
         self.inner.db.flush()?;
@@ -384,6 +566,8 @@ struct CommitterTrees {
     sessions: sled::Tree,
     pending: sled::Tree,
     handoffs: sled::Tree,
+    stats: sled::Tree,
+    ticket_index: sled::Tree,
     healthy: Arc<AtomicBool>,
     queued: Arc<AtomicU64>,
 }
@@ -396,6 +580,8 @@ impl CommitterTrees {
             TreeName::Sessions => &self.sessions,
             TreeName::Pending => &self.pending,
             TreeName::Handoffs => &self.handoffs,
+            TreeName::Stats => &self.stats,
+            TreeName::TicketIndex => &self.ticket_index,
         }
     }
 
@@ -407,6 +593,14 @@ impl CommitterTrees {
                 }
                 Write::Delete(t, k) => {
                     self.tree(*t).remove(k.as_slice())?;
+                }
+                Write::Add(t, k, by) => {
+                    let tree = self.tree(*t);
+                    let was = tree
+                        .get(k.as_slice())?
+                        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+                        .map_or(0, i64::from_be_bytes);
+                    tree.insert(k.as_slice(), &was.saturating_add(*by).to_be_bytes())?;
                 }
             }
         }

@@ -37,6 +37,9 @@ pub struct CustomerMessage {
     pub subject: Option<String>,
     pub text: String,
     pub created_datetime: Option<String>,
+    /// When intake accepted it (unix ms): the start of the console's first-reply time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_ms: Option<u64>,
 }
 
 #[cfg(test)]
@@ -60,6 +63,7 @@ impl CustomerMessage {
             subject: None,
             text: text.into(),
             created_datetime: None,
+            accepted_ms: None,
         }
     }
 }

@@ -93,6 +93,7 @@ pub fn classify(
         subject: message.subject.clone().or_else(|| ticket.subject.clone()),
         text: message.text.clone(),
         created_datetime: message.created_datetime.clone(),
+        accepted_ms: None,
     })
 }
 

@@ -16,6 +16,7 @@ use crate::metrics::Metrics;
 use crate::retry::{backoff_ceiling, full_jitter_backoff};
 use crate::store::{Store, StoreError, Write};
 use crate::tickets::delivery::Delivery;
+use crate::tickets::stats;
 use crate::time::now_secs;
 
 /// How outbound failures are retried.
@@ -87,34 +88,55 @@ pub async fn run(cx: Rc<TurnContext>, mut session: Session) -> (Session, TurnEnd
 /// to do.
 async fn take_and_decide(cx: &TurnContext, session: &mut Session) -> Result<bool, StoreError> {
     let mut next = session.clone();
-    let deletes = take_inbox(cx, &mut next);
+    let (deletes, accepted_ms) = take_inbox(cx, &mut next);
     let unanswered = !next.unanswered().is_empty();
     if unanswered {
         decide(cx, &mut next).await;
     } else if deletes.is_empty() {
         return Ok(false);
     }
-    commit(&cx.store, &next, deletes).await?;
+    commit(cx, session, &next, deletes, accepted_ms).await?;
     *session = next;
     Ok(true)
 }
 
-async fn commit(store: &Store, session: &Session, extra: Vec<Write>) -> Result<(), StoreError> {
-    let mut writes = Write::session_put(session.change());
+/// Stores `next` (the step from `before`) with `extra`, and the console's counters of the step
+/// in the same commit.
+async fn commit(
+    cx: &TurnContext,
+    before: &Session,
+    next: &Session,
+    extra: Vec<Write>,
+    accepted_ms: Option<u64>,
+) -> Result<(), StoreError> {
+    let mut writes = Write::session_put(next.change());
     writes.extend(extra);
-    store.commit(writes).await
+    writes.extend(stats::step_writes(
+        &cx.store,
+        before,
+        next,
+        cx.planner.mode,
+        accepted_ms,
+    ));
+    cx.store.commit(writes).await
 }
 
 /// Moves the ticket's stored new messages into `session`; returns the inbox deletions to commit
-/// with it.
-fn take_inbox(cx: &TurnContext, next: &mut Session) -> Vec<Write> {
+/// with it, and when the earliest new message was accepted.
+fn take_inbox(cx: &TurnContext, next: &mut Session) -> (Vec<Write>, Option<u64>) {
     let entries = cx.store.inbox_for(next.ticket_id);
     let now = now_secs();
     let mut deletes = Vec::with_capacity(entries.len());
+    let mut accepted_ms: Option<u64> = None;
     for (key, entry) in entries {
         match entry {
             Ok(message) => match next.accept(&message, now) {
-                Accepted::New => {}
+                Accepted::New => {
+                    accepted_ms = match (accepted_ms, message.accepted_ms) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
                 Accepted::Known => {
                     tracing::debug!(
                         ticket_id = key.ticket_id,
@@ -138,7 +160,7 @@ fn take_inbox(cx: &TurnContext, next: &mut Session) -> Vec<Write> {
         }
         deletes.push(Write::inbox_delete(key));
     }
-    deletes
+    (deletes, accepted_ms)
 }
 
 /// Decides for the unanswered messages and records the decision with its planned actions.
@@ -265,7 +287,7 @@ async fn deliver_outbox(cx: &TurnContext, session: &mut Session) -> Option<Durat
             }
         }
     }
-    if let Err(e) = commit(&cx.store, &next, Vec::new()).await {
+    if let Err(e) = commit(cx, session, &next, Vec::new(), None).await {
         tracing::error!(ticket_id, error = %e, "cannot store delivery progress; will retry");
         // Some actions may have been done: each one still owed is looked up before a repost.
         for action in session.outbox.iter_mut() {
