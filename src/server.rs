@@ -21,6 +21,7 @@ use crate::dedup::DedupActor;
 use crate::domain::plan::{Mode, Planner};
 use crate::gorgias::api::{GorgiasApi, Sender};
 use crate::gorgias::ratelimit::RateLimiter;
+use crate::http::console::ConsoleState;
 use crate::http::health::outbox_stuck_after;
 use crate::http::{routes, AgentRootSpan, AppState};
 use crate::intake::filter::FilterRules;
@@ -142,6 +143,11 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
         admin_token: settings.server.admin_token.clone(),
         metrics,
         outbox_stuck_after: outbox_stuck_after(settings.gorgias.retry_for()),
+        console: ConsoleState::new(
+            &settings.gorgias.base_url,
+            mode,
+            settings.server.console_session(),
+        ),
     });
     let server = HttpServer::new(move || {
         App::new()
