@@ -2,6 +2,7 @@
 
 mod admin;
 mod check;
+mod console;
 mod crash;
 mod fake_gorgias;
 mod fake_openai;

@@ -253,11 +253,9 @@ pub async fn stats_json(
         Err(ConsoleError::Unauthorized) => return Err(AdminError::Unauthorized.into()),
         Err(e) => return Err(e),
     }
-    let window = match query.window.as_deref().unwrap_or("24h") {
-        w => Window::parse(w).ok_or_else(|| {
-            AdminError::BadRequest(format!("window must be 24h or 7d, got {w:?}"))
-        })?,
-    };
+    let w = query.window.as_deref().unwrap_or("24h");
+    let window = Window::parse(w)
+        .ok_or_else(|| AdminError::BadRequest(format!("window must be 24h or 7d, got {w:?}")))?;
     let (day, week) = figures(&state).await?;
     Ok(HttpResponse::Ok().json(if window == Window::Day { day } else { week }))
 }
