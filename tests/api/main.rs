@@ -1,6 +1,7 @@
 //! Integration tests: the real server on port 0 against a stateful fake Gorgias on loopback.
 
 mod admin;
+mod browser;
 mod check;
 mod console;
 mod crash;
