@@ -166,12 +166,36 @@ pub struct ServerSettings {
 pub struct StorageSettings {
     #[serde(default = "defaults::storage_path")]
     pub path: PathBuf,
+    /// A webhook whose write is not confirmed this fast answers 503 (Gorgias retries) instead
+    /// of hanging on a disk that stopped answering.
+    #[serde(default = "defaults::commit_timeout_ms")]
+    pub commit_timeout_ms: u64,
+    /// Writes that may wait for the committer; beyond it intake answers 503.
+    #[serde(default = "defaults::commit_queue")]
+    pub commit_queue: usize,
+    /// Set by `serve --accept-data-loss`, never by the file or the environment: starting on a
+    /// store found to have lost data is a decision for one start, not a setting.
+    #[serde(skip)]
+    pub accept_data_loss: bool,
 }
 
 impl Default for StorageSettings {
     fn default() -> Self {
         StorageSettings {
             path: defaults::storage_path(),
+            commit_timeout_ms: defaults::commit_timeout_ms(),
+            commit_queue: defaults::commit_queue(),
+            accept_data_loss: false,
+        }
+    }
+}
+
+impl StorageSettings {
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            commit_timeout: Duration::from_millis(self.commit_timeout_ms),
+            commit_queue: self.commit_queue,
+            accept_data_loss: self.accept_data_loss,
         }
     }
 }
@@ -407,6 +431,12 @@ mod defaults {
     pub fn storage_path() -> PathBuf {
         PathBuf::from("data/gorgias-agent.sled")
     }
+    pub fn commit_timeout_ms() -> u64 {
+        3000
+    }
+    pub fn commit_queue() -> usize {
+        4096
+    }
     pub fn mode() -> Mode {
         Mode::DryRun
     }
@@ -540,6 +570,15 @@ impl Settings {
         }
         if self.storage.path.as_os_str().is_empty() {
             return Err(ConfigError::invalid("storage.path", "must not be empty"));
+        }
+        if self.storage.commit_timeout_ms == 0 {
+            return Err(ConfigError::invalid(
+                "storage.commit_timeout_ms",
+                "must be > 0",
+            ));
+        }
+        if self.storage.commit_queue == 0 {
+            return Err(ConfigError::invalid("storage.commit_queue", "must be > 0"));
         }
         if self.gorgias.mode != Mode::DryRun {
             let url = self.gorgias.base_url.trim();

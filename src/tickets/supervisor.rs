@@ -76,11 +76,16 @@ impl TicketSupervisor {
         let session = match self.store.load_session(ticket_id) {
             Ok(Some(session)) => session,
             Ok(None) => Session::new(ticket_id),
-            Err(e) => {
+            Err(e) if e.is_damage() => {
                 // Said once per ticket, not at every sweep.
                 if self.unreadable.insert(ticket_id) {
                     tracing::error!(ticket_id, error = %e, "cannot load the ticket's session; its messages stay stored until an operator looks");
                 }
+                return None;
+            }
+            Err(e) => {
+                // Storage failing for now: the sweep tries again once it takes reads.
+                tracing::warn!(ticket_id, error = %e, "cannot load the ticket's session yet; will retry");
                 return None;
             }
         };
