@@ -16,3 +16,4 @@ mod openai;
 mod reliability;
 mod replies;
 mod restart;
+mod storage;
