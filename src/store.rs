@@ -1238,13 +1238,18 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open_with(&dir.path().join("db"), options(10_000, 2)).unwrap();
         store.faults().stall(true);
-        let waiting: Vec<_> = (1..=3u64)
-            .map(|seq| {
-                let store = store.clone();
-                actix::spawn(async move { store.commit(inbox_write(4, seq)).await })
-            })
-            .collect();
+        let spawn = |seq: u64| {
+            let store = store.clone();
+            actix::spawn(async move { store.commit(inbox_write(4, seq)).await })
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
+        let mut waiting = vec![spawn(1)];
+        // The committer holds the first one in its stalled batch before the queue fills.
+        while store.inner.shared.busy_for().is_none() {
+            assert!(Instant::now() < deadline);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        waiting.extend([spawn(2), spawn(3)]);
         while store.queued_commits() < 3 {
             assert!(Instant::now() < deadline);
             tokio::time::sleep(Duration::from_millis(5)).await;

@@ -259,3 +259,111 @@ async fn a_store_that_lost_data_stops_the_start_with_one_line_unless_the_loss_is
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// A small tmpfs, unmounted (lazily) when dropped.
+struct Tmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl Tmpfs {
+    /// `None`, with the reason, where mounting is not allowed (not root, a container without
+    /// the capability).
+    fn mount(size: &str) -> Result<Tmpfs, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+        }
+        Ok(Tmpfs { dir })
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// A real full disk, no fault seam: storage on a 12 MB tmpfs that webhooks of 20 KB fill up;
+/// then space is freed. Run by `.ci/run` with `--ignored` (it mounts a filesystem).
+#[actix_web::test]
+#[ignore = "mounts a tmpfs; run explicitly (as root) with --ignored"]
+async fn a_full_disk_answers_503_at_once_and_recovers_when_space_is_freed() {
+    let fs = match Tmpfs::mount("12m") {
+        Ok(fs) => fs,
+        Err(why) => {
+            println!("skipped: cannot mount a tmpfs here ({why})");
+            return;
+        }
+    };
+    // Room to give back later.
+    let ballast = fs.dir.path().join("ballast");
+    std::fs::write(&ballast, vec![0u8; 4 << 20]).unwrap();
+    let storage = fs.dir.path().join("store");
+    let storage = storage.display().to_string();
+    let mut app = TestApp::spawn_with(&[
+        ("storage.path", storage.as_str()),
+        ("storage.commit_timeout_ms", "2000"),
+    ])
+    .await;
+    // The text is carried four times (text, stripped, HTML, stripped HTML): about 20 KB a body.
+    let padding = "x".repeat(5_000);
+    let mut accepted = Vec::new();
+    let mut refused = None;
+    for t in 2000..3000u64 {
+        let text = format!("{QUESTION} {padding}");
+        let started = Instant::now();
+        let (status, body) = app.webhook(&customer_event(t, t * 10, &text)).await;
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "answered within the request"
+        );
+        match status {
+            200 => accepted.push(t),
+            503 => {
+                refused = Some(t);
+                break;
+            }
+            other => panic!("{other}: {body}"),
+        }
+    }
+    let refused = refused.expect("the disk filled up");
+    println!(
+        "full disk: {} accepted, then 503 (ticket {refused})",
+        accepted.len()
+    );
+    let (status, why) = readyz(&app).await;
+    assert_eq!(status, 503, "readiness reports the full disk");
+    assert!(why.starts_with("storage:"), "{why}");
+
+    std::fs::remove_file(&ballast).unwrap();
+    eventually_async("readyz 200 once space is back", WAIT, || async {
+        readyz(&app).await.0 == 200
+    })
+    .await;
+    let text = format!("{QUESTION} {padding}");
+    let deadline = Instant::now() + WAIT;
+    while app
+        .webhook(&customer_event(refused, refused * 10, &text))
+        .await
+        .0
+        != 200
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the refused webhook is never taken"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    accepted.push(refused);
+    each_answered_once(&app, &accepted).await;
+    println!("after freeing space: {} answered once each", accepted.len());
+    app.stop().await;
+}
