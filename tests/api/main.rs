@@ -14,3 +14,4 @@ mod openai;
 mod reliability;
 mod replies;
 mod restart;
+mod storage;
