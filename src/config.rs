@@ -1,6 +1,7 @@
 //! Settings: `config.toml` layered with `GORGIAS_AGENT__SECTION__KEY` environment overrides,
 //! deserialized once into typed sections and validated before anything starts.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -118,6 +119,16 @@ impl BrainBackend {
     }
 }
 
+/// What the knowledge-base brain does when a topic has no answer in the customer's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Untranslated {
+    /// Reply with the topic's default `answer`.
+    Answer,
+    /// Hand the ticket to a human who speaks the language.
+    Handoff,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -224,6 +235,9 @@ pub struct HandoffSettings {
     pub max_ai_replies: u32,
     #[serde(default = "defaults::yes")]
     pub internal_note: bool,
+    /// `final_reply` in other languages, by language code (`fr = "..."`).
+    #[serde(default)]
+    pub final_replies: BTreeMap<String, String>,
 }
 
 impl Default for HandoffSettings {
@@ -234,6 +248,7 @@ impl Default for HandoffSettings {
             final_reply: defaults::final_reply(),
             max_ai_replies: defaults::max_ai_replies(),
             internal_note: true,
+            final_replies: BTreeMap::new(),
         }
     }
 }
@@ -309,10 +324,16 @@ pub struct Topic {
     pub description: String,
     #[serde(default)]
     pub keywords: Vec<String>,
+    /// Phrases that veto the topic, however well its keywords match ("cancel", "change").
+    #[serde(default)]
+    pub exclude: Vec<String>,
     #[serde(default = "defaults::topic_action")]
     pub action: TopicAction,
     #[serde(default)]
     pub answer: String,
+    /// `answer` in other languages, by language code (`fr = "..."`).
+    #[serde(default)]
+    pub answers: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -325,8 +346,31 @@ pub struct BrainSettings {
     /// Minimum retrieval score a topic needs for the knowledge-base brain to answer with it.
     #[serde(default = "defaults::min_score")]
     pub min_score: f64,
+    /// How far the best matching topic must score above the runner-up to be answered.
+    #[serde(default = "defaults::min_margin")]
+    pub min_margin: f64,
+    /// The language the topics' `answer` and `handoff.final_reply` are written in.
+    #[serde(default = "defaults::answer_language")]
+    pub answer_language: String,
+    #[serde(default = "defaults::untranslated")]
+    pub untranslated: Untranslated,
+    #[serde(default)]
+    pub guardrails: GuardrailSettings,
     #[serde(default)]
     pub openai: OpenAiSettings,
+}
+
+/// Replacements for the built-in guardrail phrase lists (all languages at once); absent keeps
+/// the built-in list, an empty list switches that guardrail off.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardrailSettings {
+    /// Requests for a person.
+    pub human: Option<Vec<String>>,
+    /// Requests the agent cannot carry out (cancel, change, add, edit).
+    pub needs_action: Option<Vec<String>>,
+    /// Complaints about a damaged, wrong or missing item.
+    pub complaint: Option<Vec<String>>,
 }
 
 impl Default for BrainSettings {
@@ -335,6 +379,10 @@ impl Default for BrainSettings {
             backend: defaults::backend(),
             knowledge_dir: String::new(),
             min_score: defaults::min_score(),
+            min_margin: defaults::min_margin(),
+            answer_language: defaults::answer_language(),
+            untranslated: defaults::untranslated(),
+            guardrails: GuardrailSettings::default(),
             openai: OpenAiSettings::default(),
         }
     }
@@ -455,6 +503,15 @@ mod defaults {
     pub fn min_score() -> f64 {
         1.0
     }
+    pub fn min_margin() -> f64 {
+        1.0
+    }
+    pub fn answer_language() -> String {
+        "en".into()
+    }
+    pub fn untranslated() -> Untranslated {
+        Untranslated::Answer
+    }
     pub fn openai_base_url() -> String {
         "https://api.openai.com/v1".into()
     }
@@ -479,6 +536,32 @@ mod defaults {
     pub fn log_format() -> LogFormat {
         LogFormat::Pretty
     }
+}
+
+fn is_language_code(code: &str) -> bool {
+    code.len() == 2 && code.chars().all(|c| c.is_ascii_lowercase())
+}
+
+/// Translation tables are keyed by two-letter language codes and hold text.
+fn check_translations(
+    key: &'static str,
+    table: &BTreeMap<String, String>,
+) -> Result<(), ConfigError> {
+    for (code, text) in table {
+        if !is_language_code(code) {
+            return Err(ConfigError::invalid(
+                key,
+                format!("keys are two-letter language codes such as \"fr\", got {code:?}"),
+            ));
+        }
+        if text.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                key,
+                format!("the {code:?} text must not be empty"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl Settings {
@@ -595,6 +678,7 @@ impl Settings {
                 "must not be empty: it is what the customer reads on handoff",
             ));
         }
+        check_translations("handoff.final_replies", &self.handoff.final_replies)?;
         if self.dedup.window_secs == 0 {
             return Err(ConfigError::invalid("dedup.window_secs", "must be > 0"));
         }
@@ -617,6 +701,7 @@ impl Settings {
                     ),
                 ));
             }
+            check_translations("autopilot.topics.answers", &topic.answers)?;
             if topic.action == TopicAction::Handle
                 && topic.answer.trim().is_empty()
                 && self.brain.backend == BrainBackend::KnowledgeBase
@@ -656,6 +741,21 @@ impl Settings {
                     "must be > 0",
                 ));
             }
+        }
+        if !(self.brain.min_margin >= 0.0 && self.brain.min_margin.is_finite()) {
+            return Err(ConfigError::invalid(
+                "brain.min_margin",
+                "must be a number >= 0",
+            ));
+        }
+        if !is_language_code(&self.brain.answer_language) {
+            return Err(ConfigError::invalid(
+                "brain.answer_language",
+                format!(
+                    "must be a two-letter language code such as \"en\", got {:?}",
+                    self.brain.answer_language
+                ),
+            ));
         }
         if !self.brain.knowledge_dir.trim().is_empty()
             && !Path::new(self.brain.knowledge_dir.trim()).is_dir()
@@ -811,6 +911,63 @@ ai_user_id = 7
         let printed = format!("{s:?}");
         assert!(!printed.contains("hunter2"));
         assert!(!printed.contains("\"secret\""));
+    }
+
+    #[test]
+    fn topics_take_excludes_and_translations_and_the_brain_its_language_rules() {
+        let text = format!(
+            "{MINIMAL}
+[handoff.final_replies]
+fr = \"Un membre de l'équipe vous répond bientôt.\"
+[[autopilot.topics]]
+name = \"order-status\"
+keywords = [\"where is my order\"]
+exclude = [\"cancel\", \"change\"]
+answer = \"It ships in 2 days.\"
+[autopilot.topics.answers]
+fr = \"Elle part sous 2 jours.\"
+[brain]
+untranslated = \"handoff\"
+min_margin = 2.5
+[brain.guardrails]
+needs_action = [\"cancel*\"]
+"
+        );
+        let s = Settings::from_toml_and_env(&text, env(&[])).unwrap();
+        let topic = &s.autopilot.topics[0];
+        assert_eq!(topic.exclude, ["cancel", "change"]);
+        assert_eq!(topic.answers["fr"], "Elle part sous 2 jours.");
+        assert_eq!(s.brain.untranslated, Untranslated::Handoff);
+        assert_eq!(s.brain.min_margin, 2.5);
+        assert_eq!(s.brain.answer_language, "en");
+        assert_eq!(
+            s.brain.guardrails.needs_action.as_deref(),
+            Some(&["cancel*".to_string()][..])
+        );
+        assert!(s.brain.guardrails.human.is_none());
+        assert!(s.handoff.final_replies["fr"].starts_with("Un membre"));
+
+        let defaults = Settings::from_toml_and_env(MINIMAL, env(&[])).unwrap();
+        assert_eq!(defaults.brain.untranslated, Untranslated::Answer);
+        assert_eq!(defaults.brain.min_margin, 1.0);
+    }
+
+    #[test]
+    fn translations_need_language_codes_and_text() {
+        for (extra, key) in [
+            ("[handoff.final_replies]\nfrench = \"x\"\n", "handoff.final_replies"),
+            (
+                "[[autopilot.topics]]\nname = \"a\"\nkeywords = [\"b\"]\nanswer = \"c\"\n[autopilot.topics.answers]\nfr = \" \"\n",
+                "autopilot.topics.answers",
+            ),
+            ("[brain]\nanswer_language = \"english\"\n", "brain.answer_language"),
+            ("[brain]\nmin_margin = -1.0\n", "brain.min_margin"),
+        ] {
+            let err = Settings::from_toml_and_env(&format!("{MINIMAL}{extra}"), env(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{err}");
+        }
     }
 
     #[test]

@@ -63,6 +63,9 @@ pub struct CustomerMessage {
     /// Where the customer wrote to (reply `source.from`), when Gorgias told us.
     pub support_address: Option<Address>,
     pub subject: Option<String>,
+    /// The ticket's language as Gorgias set it; older stored messages have none.
+    #[serde(default)]
+    pub language: Option<String>,
     pub text: String,
     pub created_datetime: Option<String>,
 }
@@ -86,6 +89,7 @@ impl CustomerMessage {
             },
             support_address: None,
             subject: None,
+            language: None,
             text: text.into(),
             created_datetime: None,
         }
@@ -174,6 +178,7 @@ pub fn classify(
         customer_address,
         support_address: message.source_to.first().cloned(),
         subject: message.subject.clone().or_else(|| ticket.subject.clone()),
+        language: ticket.language.clone(),
         text: message.text.clone(),
         created_datetime: message.created_datetime.clone(),
     })
@@ -201,6 +206,17 @@ mod tests {
 
     fn main_event() -> WebhookEvent {
         parse_event(MAIN.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn the_ticket_language_is_carried_for_the_brain() {
+        let m = classify(&main_event(), &rules()).unwrap();
+        assert_eq!(m.language.as_deref(), Some("en"));
+        // Messages stored before the field existed still decode.
+        let mut stored = serde_json::to_value(&m).unwrap();
+        stored.as_object_mut().unwrap().remove("language");
+        let old: CustomerMessage = serde_json::from_value(stored).unwrap();
+        assert_eq!(old.language, None);
     }
 
     #[test]

@@ -2,11 +2,15 @@
 //!
 //! `guardrails` holds the checks that never depend on a model (they run first for every brain);
 //! `knowledge` is the embedded knowledge-base brain; `openai` the OpenAI-compatible one, with
-//! its prompt in `prompt`; `text` is the shared tokenizer.
+//! its prompt in `prompt`; `text` is the shared tokenizer, `language` the customer's language,
+//! `phrase` how phrases match a message and `lexicon` the built-in word lists.
 
 pub mod guardrails;
 pub mod knowledge;
+pub mod language;
+pub mod lexicon;
 pub mod openai;
+pub mod phrase;
 pub mod prompt;
 pub mod text;
 
@@ -14,7 +18,7 @@ use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, Serialize};
 
 use crate::filter::Customer;
-use crate::tickets::session::HistoryEntry;
+use crate::tickets::session::{HistoryEntry, Role};
 
 /// Why the AI hands a ticket to a human; `code` is what logs, decisions and metrics carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -34,6 +38,10 @@ pub enum HandoffReason {
     AiUnavailable,
     /// Gorgias refused a reply permanently.
     DeliveryFailed,
+    /// The customer asks for something the agent cannot do (cancel, change, add, edit).
+    NeedsAction,
+    /// The customer complains about a damaged, wrong or missing item.
+    Complaint,
 }
 
 impl HandoffReason {
@@ -46,6 +54,8 @@ impl HandoffReason {
             HandoffReason::ModelHandoff => "model_handoff",
             HandoffReason::AiUnavailable => "ai_unavailable",
             HandoffReason::DeliveryFailed => "delivery_failed",
+            HandoffReason::NeedsAction => "needs_action",
+            HandoffReason::Complaint => "complaint",
         }
     }
 }
@@ -85,6 +95,8 @@ pub struct BrainInput {
     pub channel: String,
     pub customer: Customer,
     pub subject: Option<String>,
+    /// The ticket's `language` as Gorgias set it (`fr`), when it did.
+    pub language: Option<String>,
     /// The full history, oldest first.
     pub history: Vec<HistoryEntry>,
     /// How many of the last history entries are the new, unanswered customer messages.
@@ -98,6 +110,23 @@ impl BrainInput {
         let start = self.history.len().saturating_sub(self.unanswered);
         self.history[start..]
             .iter()
+            .map(|e| e.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The new messages read in the conversation's language: the ticket's when Gorgias set one,
+    /// else the one detected from all the customer's messages.
+    pub fn analysis(&self) -> phrase::Analysis {
+        let language = language::Language::resolve(self.language.as_deref(), &self.customer_text());
+        phrase::Analysis::in_language(&self.new_text(), language)
+    }
+
+    /// Every customer message of the conversation, joined: what its language is told from.
+    pub fn customer_text(&self) -> String {
+        self.history
+            .iter()
+            .filter(|e| e.role == Role::Customer)
             .map(|e| e.text.as_str())
             .collect::<Vec<_>>()
             .join("\n")
