@@ -227,7 +227,9 @@ impl KnowledgeIndex {
     }
 
     /// The topics whose own keyword phrases match and that no `exclude` phrase vetoes, best
-    /// first.
+    /// first. Here a matched single-word keyword earns the bonus too, once per topic: a match
+    /// of the merchant's own word is evidence even where stems only begin alike and BM25 sees
+    /// nothing, but several single words must not outvote another topic's clear one.
     pub fn topic_matches(&self, analysis: &Analysis) -> Vec<TopicMatch> {
         let scores = self.scores(analysis);
         let mut matches: Vec<TopicMatch> = self
@@ -237,16 +239,13 @@ impl KnowledgeIndex {
             .filter(|(_, d)| matches!(d.source, Source::Topic { .. }))
             .filter(|(_, d)| first_match(&d.exclude, analysis).is_none())
             .filter_map(|(index, d)| {
-                let matched: Vec<String> = d
-                    .keywords
-                    .iter()
-                    .filter(|k| k.matches(analysis))
-                    .map(|k| k.text.clone())
-                    .collect();
+                let matched: Vec<&Keyword> =
+                    d.keywords.iter().filter(|k| k.matches(analysis)).collect();
+                let single_word = matched.iter().any(|k| k.len_in(analysis) < 2);
                 (!matched.is_empty()).then(|| TopicMatch {
                     index,
-                    score: scores[index],
-                    matched,
+                    score: scores[index] + if single_word { PHRASE_BONUS } else { 0.0 },
+                    matched: matched.iter().map(|k| k.text.clone()).collect(),
                 })
             })
             .collect();

@@ -10,6 +10,10 @@ use super::text::{fold, words};
 pub const MAX_KEYWORD_GAP: usize = 2;
 /// How many words a lone `*` in a guardrail phrase stands for, at most.
 pub const MAX_GUARD_GAP: usize = 4;
+/// Stems this long or longer also match the stems they begin or that begin them: Snowball
+/// leaves "deliveri" (delivery) and "deliv" (delivered) apart, as it does "commande" and
+/// "commandé" in some forms; shorter stems ("ship", "size") must be equal.
+pub const MIN_PREFIX_STEM: usize = 5;
 /// Stem variants: one per supported language, and one unstemmed for an unknown language.
 pub const VARIANTS: usize = Lang::ALL.len() + 1;
 
@@ -75,9 +79,26 @@ impl Analysis {
     }
 
     fn has_stem(&self, stem: &str) -> bool {
-        self.sorted_stems
-            .binary_search_by(|s| s.as_str().cmp(stem))
-            .is_ok()
+        let sorted = &self.sorted_stems;
+        let at = sorted.partition_point(|s| s.as_str() < stem);
+        if sorted.get(at).is_some_and(|s| s == stem) {
+            return true;
+        }
+        if stem.len() < MIN_PREFIX_STEM {
+            return false;
+        }
+        // A longer stem that begins with `stem` sorts right after it...
+        if sorted.get(at).is_some_and(|s| s.starts_with(stem)) {
+            return true;
+        }
+        // ... and a shorter one that `stem` begins with is one of its prefixes.
+        (MIN_PREFIX_STEM..stem.len())
+            .filter(|&k| stem.is_char_boundary(k))
+            .any(|k| {
+                sorted
+                    .binary_search_by(|s| s.as_str().cmp(&stem[..k]))
+                    .is_ok()
+            })
     }
 }
 
@@ -132,12 +153,12 @@ impl Keyword {
         }
         let stems = analysis.stems();
         (0..stems.len())
-            .filter(|&i| stems[i] == phrase[0])
+            .filter(|&i| same_stem(&stems[i], &phrase[0]))
             .any(|start| {
                 let mut at = start;
                 phrase[1..].iter().all(|p| {
                     let window = (at + 1)..stems.len().min(at + 2 + MAX_KEYWORD_GAP);
-                    match window.clone().find(|&j| stems[j] == *p) {
+                    match window.clone().find(|&j| same_stem(&stems[j], p)) {
                         Some(j) => {
                             at = j;
                             true
@@ -147,6 +168,11 @@ impl Keyword {
                 })
             })
     }
+}
+
+/// Equal stems, or long ones of which one begins the other.
+fn same_stem(a: &str, b: &str) -> bool {
+    a == b || (a.len().min(b.len()) >= MIN_PREFIX_STEM && (a.starts_with(b) || b.starts_with(a)))
 }
 
 /// The first keyword of `keywords` that matches.
@@ -280,6 +306,9 @@ mod tests {
         let k = Keyword::new("delivered");
         assert!(k.matches(&en("When will it be delivered?")));
         assert!(k.matches(&en("When do you deliver?")));
+        // Long stems that begin one another match; short ones must be equal.
+        assert!(Keyword::new("delivery").matches(&en("When will my parcel be delivered?")));
+        assert!(!Keyword::new("ship").matches(&en("a shipment")));
         let k = Keyword::new("où est ma commande");
         let fr = Analysis::new("Bonjour, ou est ma commande svp", None);
         assert_eq!(fr.language.lang, Some(Lang::Fr));
