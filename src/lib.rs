@@ -17,7 +17,9 @@
 //!   [`check`] verifies a configuration against Gorgias before going live; [`retry`], [`text`]
 //!   and [`time`] are the small rules every layer shares;
 //! - [`metrics`] counts what happens along the way for `GET /metrics`, and the admin API
-//!   ([`http::admin`]) shows a ticket's session and resumes a handed-off one.
+//!   ([`http::admin`]) shows a ticket's session and resumes a handed-off one;
+//! - the operator console ([`http::console`]) shows the figures that each turn's commit adds to
+//!   hourly counters ([`domain::stats`], [`tickets::stats`]), the tickets and their decisions.
 
 pub mod brain;
 pub mod check;
