@@ -14,7 +14,7 @@ use crate::intake::recent::IntakeDecision;
 const STYLE: &str = "
 body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2430;background:#f5f6f8}
 header{background:#1d2430;color:#fff;padding:.6em 1em;display:flex;flex-wrap:wrap;gap:1em;align-items:center}
-header a{color:#fff;text-decoration:none;font-weight:600}header form{margin-left:auto}
+header a{color:#fff;text-decoration:none;font-weight:600}header form{margin-left:auto}header .pill{color:#1d2430}
 main{max-width:1100px;margin:0 auto;padding:1em}
 h1{font-size:1.4em;margin:.3em 0 .6em}h2{font-size:1.1em;margin:1.2em 0 .4em}
 .cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:.6em}
