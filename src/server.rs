@@ -28,6 +28,7 @@ use crate::intake::Intake;
 use crate::metrics::Metrics;
 use crate::store::{open_when_free_with, Store, StoreError};
 use crate::tickets::delivery::Delivery;
+use crate::tickets::orders::OrderLookup;
 use crate::tickets::supervisor::{RecoverPending, TicketSupervisor};
 use crate::tickets::turn::{RetryPolicy, TurnContext};
 
@@ -103,6 +104,11 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
         settings.gorgias.window(),
     ));
     let metrics = Metrics::new();
+    // Order fetches share the account's rate budget (the limiter) with every other call.
+    let orders_api = (mode != Mode::DryRun).then(|| {
+        GorgiasApi::new(&settings.gorgias, limiter.clone())
+            .with_observer(metrics.gorgias_observer())
+    });
     let api = (mode != Mode::DryRun).then(|| {
         GorgiasApi::new(&settings.gorgias, limiter).with_observer(metrics.gorgias_observer())
     });
@@ -124,6 +130,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
             in_doubt_delay: settings.gorgias.request_timeout(),
         },
         metrics: metrics.clone(),
+        orders: OrderLookup::new(&settings.orders, orders_api, metrics.clone()),
     });
     let supervisor = TicketSupervisor::new(cx, settings.sessions.idle()).start();
     let recovered = supervisor

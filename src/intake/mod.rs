@@ -210,6 +210,17 @@ impl Intake {
         // Stored, so a wake-up that does not fit in the supervisor's bounded mailbox is not
         // lost: its sweep picks the ticket up within seconds. Not awaited: the answer does not
         // depend on it.
+        if let Some(degraded) = event.ticket.customer_orders.degraded {
+            // Once per accepted event; the path and the kind of problem, never the values.
+            tracing::warn!(
+                ticket_id,
+                message_id,
+                path = "ticket.customer.integrations",
+                reason = degraded.code(),
+                kept_orders = message.orders.len(),
+                "order data partly or wholly unreadable; answering without it"
+            );
+        }
         if let Err(e) = self.wake.try_send(WakeTicket(ticket_id)) {
             tracing::warn!(ticket_id, message_id, error = %e, "ticket supervisor busy; the stored message will be picked up by its sweep");
         }
