@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::actor::{Passivate, Resume, ResumeError, TicketActor, Wake};
+use super::actor::{Erase, Passivate, Resume, ResumeError, TicketActor, Wake};
 use super::turn::TurnContext;
 use crate::domain::session::Session;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Messages were stored for this ticket: make sure its actor runs a turn.
 #[derive(Message)]
@@ -35,6 +35,15 @@ pub struct ResumeTicket {
     pub ticket_id: u64,
     pub by: String,
 }
+
+/// Erase these tickets: their live actors are stopped first (dropping what they still owed),
+/// then everything stored for them is deleted. Answers how many had anything stored or live.
+#[derive(Message)]
+#[rtype(result = "Result<usize, StoreError>")]
+pub struct EraseTickets(pub Vec<u64>);
+
+/// How many tickets one erasure commit deletes (each batch is one bounded commit).
+const ERASE_BATCH: usize = 64;
 
 pub struct TicketSupervisor {
     actors: HashMap<u64, Addr<TicketActor>>,
@@ -175,6 +184,40 @@ impl Handler<LiveActors> for TicketSupervisor {
 
     fn handle(&mut self, _: LiveActors, _: &mut Self::Context) -> usize {
         self.actors.len()
+    }
+}
+
+impl Handler<EraseTickets> for TicketSupervisor {
+    type Result = ResponseFuture<Result<usize, StoreError>>;
+
+    fn handle(
+        &mut self,
+        EraseTickets(tickets): EraseTickets,
+        _: &mut Self::Context,
+    ) -> Self::Result {
+        let actors: Vec<_> = tickets
+            .iter()
+            .filter_map(|t| self.actors.remove(t))
+            .collect();
+        for t in &tickets {
+            self.unreadable.remove(t);
+        }
+        let store = self.store.clone();
+        Box::pin(async move {
+            // Every actor has stopped (its turn cancelled) before its data is deleted, and the
+            // deletions queue behind any commit a cancelled turn had already handed over.
+            for addr in actors {
+                let _ = addr.send(Erase).await;
+            }
+            for batch in tickets.chunks(ERASE_BATCH) {
+                let writes = batch
+                    .iter()
+                    .flat_map(|&t| store.ticket_erasure(t))
+                    .collect();
+                store.commit(writes).await?;
+            }
+            Ok(tickets.len())
+        })
     }
 }
 
