@@ -122,7 +122,9 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
         },
         metrics: metrics.clone(),
     });
-    let supervisor = TicketSupervisor::new(cx, settings.sessions.idle()).start();
+    let supervisor = TicketSupervisor::new(cx, settings.sessions.idle())
+        .with_retention(settings.sessions.retention_secs())
+        .start();
     let recovered = supervisor
         .send(RecoverPending)
         .await

@@ -801,6 +801,50 @@ impl Store {
             })
     }
 
+    /// Up to `limit` stored sessions with ticket ids after `after` (from the first when `None`),
+    /// in ticket order, and where the next batch starts (`None` once the scan is done). Sessions
+    /// that cannot be read are reported and skipped.
+    pub fn sessions_after(&self, after: Option<u64>, limit: usize) -> (Vec<Session>, Option<u64>) {
+        let Ok(trees) = self.trees() else {
+            return (Vec::new(), None);
+        };
+        let start = match after {
+            None => 0,
+            Some(a) => match a.checked_add(1) {
+                Some(start) => start,
+                None => return (Vec::new(), None),
+            },
+        };
+        let (mut sessions, mut last, mut scanned) = (Vec::new(), None, 0usize);
+        for item in guard(trees.sessions.range(start.to_be_bytes()..)).take(limit) {
+            scanned += 1;
+            let (k, v) = match item {
+                Ok(kv) => kv,
+                Err(e) => {
+                    self.shared().report("the sessions", None, &e);
+                    return (sessions, None);
+                }
+            };
+            let Ok(bytes) = <[u8; 8]>::try_from(k.as_ref()) else {
+                continue;
+            };
+            let ticket_id = u64::from_be_bytes(bytes);
+            last = Some(ticket_id);
+            match serde_json::from_slice::<Session>(&v) {
+                Ok(session) => sessions.push(session),
+                Err(e) => self.shared().report(
+                    &format!("session of ticket {ticket_id}"),
+                    Some(ticket_id),
+                    &StoreError::Corrupt {
+                        what: format!("session of ticket {ticket_id}"),
+                        reason: e.to_string(),
+                    },
+                ),
+            }
+        }
+        (sessions, last.filter(|_| scanned >= limit))
+    }
+
     /// Every write that removes what is stored for `ticket_id`, in every tree keyed by ticket
     /// (session, pending and handoff index entries, inbox entries): erasure and retention both
     /// go through here, so a tree added later is deleted by extending this one function.

@@ -15,4 +15,5 @@ mod openai;
 mod reliability;
 mod replies;
 mod restart;
+mod retention;
 mod storage;
