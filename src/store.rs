@@ -165,6 +165,17 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (or creates) the store at `path` and starts its committer thread.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with(path, Durability::Flushed)
+    }
+
+    /// Opens a throwaway store (replay's, in a temporary directory): commits are applied but
+    /// never flushed, since nothing in it must survive the process, and a flush per commit
+    /// would dominate a replay of thousands of tickets.
+    pub fn open_scratch(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with(path, Durability::Scratch)
+    }
+
+    fn open_with(path: &Path, durability: Durability) -> Result<Store, StoreError> {
         let open_err = |reason: String| StoreError::Open {
             path: path.display().to_string(),
             reason,
@@ -200,6 +211,7 @@ impl Store {
             handoffs: handoffs.clone(),
             healthy: healthy.clone(),
             queued: queued.clone(),
+            durability,
         };
         let thread = std::thread::Builder::new()
             .name("store-committer".into())
@@ -377,6 +389,13 @@ impl Drop for Inner {
     }
 }
 
+/// Whether a commit is flushed to disk before it is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    Flushed,
+    Scratch,
+}
+
 struct CommitterTrees {
     db: sled::Db,
     inbox: sled::Tree,
@@ -386,6 +405,7 @@ struct CommitterTrees {
     handoffs: sled::Tree,
     healthy: Arc<AtomicBool>,
     queued: Arc<AtomicU64>,
+    durability: Durability,
 }
 
 impl CommitterTrees {
@@ -426,7 +446,10 @@ impl CommitterTrees {
             }
             let results: Vec<Result<(), StoreError>> =
                 batch.iter().map(|job| self.apply(&job.writes)).collect();
-            let flushed = self.db.flush().map(|_| ()).map_err(StoreError::from);
+            let flushed = match self.durability {
+                Durability::Flushed => self.db.flush().map(|_| ()).map_err(StoreError::from),
+                Durability::Scratch => Ok(()),
+            };
             self.healthy.store(flushed.is_ok(), Ordering::Relaxed);
             self.queued.fetch_sub(batch.len() as u64, Ordering::Relaxed);
             for (job, result) in batch.into_iter().zip(results) {
