@@ -26,7 +26,7 @@ use crate::http::{routes, AgentRootSpan, AppState};
 use crate::intake::filter::FilterRules;
 use crate::intake::Intake;
 use crate::metrics::Metrics;
-use crate::store::{open_when_free, Store, StoreError};
+use crate::store::{open_when_free_with, Store, StoreError};
 use crate::tickets::delivery::Delivery;
 use crate::tickets::supervisor::{RecoverPending, TicketSupervisor};
 use crate::tickets::turn::{RetryPolicy, TurnContext};
@@ -64,9 +64,10 @@ pub fn build_brain(settings: &Settings) -> Result<Rc<dyn Brain>, StartError> {
     )
     .map_err(|e| StartError::Knowledge(e.to_string()))?;
     match settings.brain.backend {
-        BrainBackend::KnowledgeBase => Ok(Rc::new(KnowledgeBrain::new(
+        BrainBackend::KnowledgeBase => Ok(Rc::new(KnowledgeBrain::from_settings(
             index,
-            settings.brain.min_score,
+            &settings.brain,
+            &settings.handoff,
         ))),
         BrainBackend::Openai => Ok(Rc::new(OpenAiBrain::new(
             &settings.brain.openai,
@@ -101,7 +102,9 @@ pub fn turn_context(
     Ok(TurnContext {
         store,
         brain: build_brain(settings)?,
-        guardrails: Guardrails::new(&settings.autopilot.topics, settings.handoff.max_ai_replies),
+        guardrails: Guardrails::new(&settings.autopilot.topics, settings.handoff.max_ai_replies)
+            .with_phrases(&settings.brain.guardrails)
+            .with_final_replies(&settings.handoff.final_replies),
         delivery,
         planner: Planner {
             mode,
@@ -125,7 +128,12 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
     })?;
     // A previous process (or, in tests, a previous life of the agent) may still be letting go
     // of the store: wait a little for its lock instead of failing the start.
-    let store = open_when_free(&settings.storage.path, Duration::from_secs(10)).await?;
+    let store = open_when_free_with(
+        &settings.storage.path,
+        settings.storage.store_options(),
+        Duration::from_secs(10),
+    )
+    .await?;
     let dedup = DedupActor::new(store.clone(), settings.dedup.window_secs).start();
 
     let mode = settings.gorgias.mode;
@@ -210,7 +218,12 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
     // accepted event and every step of a turn is already committed, so flushing is all that
     // is left to do.
     let result = running.stopped.await;
-    running.store.flush()?;
+    // Bounded: a disk that stopped answering must not hang the stop; the error says what was
+    // left unflushed (none of it was acknowledged).
+    if let Err(e) = running.store.flush().await {
+        tracing::error!(error = %e, "storage could not be flushed on stop");
+        return Err(e.into());
+    }
     tracing::info!("storage flushed; bye");
     match result {
         Ok(Ok(())) => Ok(()),

@@ -51,8 +51,14 @@ pub enum HandoffReason {
     ModelHandoff,
     /// The AI backend kept failing.
     AiUnavailable,
+    /// The model refused to answer (an OpenAI-compatible `refusal`).
+    ModelRefused,
     /// Gorgias refused a reply permanently.
     DeliveryFailed,
+    /// The customer asks for something the agent cannot do (cancel, change, add, edit).
+    NeedsAction,
+    /// The customer complains about a damaged, wrong or missing item.
+    Complaint,
 }
 
 impl HandoffReason {
@@ -64,7 +70,10 @@ impl HandoffReason {
             HandoffReason::MaxAiReplies => "max_ai_replies",
             HandoffReason::ModelHandoff => "model_handoff",
             HandoffReason::AiUnavailable => "ai_unavailable",
+            HandoffReason::ModelRefused => "model_refused",
             HandoffReason::DeliveryFailed => "delivery_failed",
+            HandoffReason::NeedsAction => "needs_action",
+            HandoffReason::Complaint => "complaint",
         }
     }
 }

@@ -3,6 +3,7 @@
 mod admin;
 mod check;
 mod crash;
+mod eval;
 mod fake_gorgias;
 mod fake_openai;
 mod handoff;
@@ -14,3 +15,4 @@ mod openai;
 mod reliability;
 mod replies;
 mod restart;
+mod storage;
