@@ -969,10 +969,10 @@ impl Committer {
         let seq = trees.seq.load(Ordering::Relaxed) + 1;
         guarded(|| trees.meta.insert(SEQ_KEY, &seq.to_be_bytes()))??;
         self.shared.faults.wait_while_stalled();
-        if let Some(e) = self.shared.faults.flush_error() {
-            return Err(e);
-        }
         if self.shared.durable {
+            if let Some(e) = self.shared.faults.flush_error() {
+                return Err(e);
+            }
             guarded(|| trees.db.flush())??;
         }
         trees.seq.store(seq, Ordering::Relaxed);
@@ -1067,6 +1067,27 @@ mod tests {
 
     fn message(ticket_id: u64, message_id: u64) -> CustomerMessage {
         CustomerMessage::sample(ticket_id, message_id, "hi")
+    }
+
+    #[actix::test]
+    async fn a_scratch_store_applies_commits_without_flushing_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |store: &Store| {
+            let key = InboxKey {
+                ticket_id: 3,
+                seq: store.next_seq().unwrap(),
+            };
+            vec![Write::inbox_put(key, &message(3, 1))]
+        };
+        // A flush that would fail: a durable store refuses the commit, a scratch one never
+        // flushes, so it takes it.
+        let durable = Store::open(&dir.path().join("durable")).unwrap();
+        durable.faults().fail_flush(true);
+        assert!(durable.commit(write(&durable)).await.is_err());
+        let scratch = Store::open_scratch(&dir.path().join("scratch")).unwrap();
+        scratch.faults().fail_flush(true);
+        scratch.commit(write(&scratch)).await.unwrap();
+        assert_eq!(scratch.inbox_for(3).len(), 1);
     }
 
     #[actix::test]

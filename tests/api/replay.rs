@@ -10,6 +10,7 @@ use gorgias_agent::replay::{self, input, ReplayOptions};
 use serde_json::{json, Value};
 
 use crate::fake_gorgias::FakeGorgias;
+use crate::fake_openai::{FakeOpenAi, MODEL, MODEL_KEY};
 use crate::helpers::*;
 
 const PAST_TICKETS: &str = include_str!("../fixtures/replay/past-tickets.jsonl");
@@ -383,4 +384,51 @@ async fn from_gorgias_without_credentials_says_which_key_is_missing() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("gorgias.api_key is empty"), "{stderr}");
+}
+
+#[actix_web::test]
+async fn the_openai_brain_replays_several_tickets_at_once_but_no_more_than_asked() {
+    let model = FakeOpenAi::start();
+    // Long enough that tickets overlap whenever replay lets them.
+    model.delay(Duration::from_millis(400));
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings(
+        "http://127.0.0.1:9",
+        &dir.path().join("store"),
+        &[
+            ("brain.backend", "openai"),
+            ("brain.openai.base_url", model.base_url.as_str()),
+            ("brain.openai.api_key", MODEL_KEY),
+            ("brain.openai.model", MODEL),
+        ],
+    );
+    let past: Vec<(usize, Result<Value, String>)> = (0..9u64)
+        .map(|i| {
+            (
+                i as usize + 1,
+                Ok(conversation(7000 + i, &["Do you have it in blue?"]).1),
+            )
+        })
+        .collect();
+    let scratch = tempfile::tempdir().unwrap();
+    let options = ReplayOptions {
+        respect_assignment: false,
+        concurrency: 3,
+        progress: false,
+    };
+    let report = replay::run(
+        &settings,
+        input::read_values(past),
+        scratch.path(),
+        &options,
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.automated, 9, "{report:?}");
+    assert_eq!(
+        report.results[0].turns[0].reply.as_deref(),
+        Some("Default answer from the fake model.")
+    );
+    assert_eq!(model.decisions().len(), 9);
+    assert_eq!(model.max_in_flight(), 3);
 }
