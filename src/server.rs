@@ -64,9 +64,10 @@ pub fn build_brain(settings: &Settings) -> Result<Rc<dyn Brain>, StartError> {
     )
     .map_err(|e| StartError::Knowledge(e.to_string()))?;
     match settings.brain.backend {
-        BrainBackend::KnowledgeBase => Ok(Rc::new(KnowledgeBrain::new(
+        BrainBackend::KnowledgeBase => Ok(Rc::new(KnowledgeBrain::from_settings(
             index,
-            settings.brain.min_score,
+            &settings.brain,
+            &settings.handoff,
         ))),
         BrainBackend::Openai => Ok(Rc::new(OpenAiBrain::new(
             &settings.brain.openai,
@@ -78,6 +79,45 @@ pub fn build_brain(settings: &Settings) -> Result<Rc<dyn Brain>, StartError> {
             ),
         ))),
     }
+}
+
+/// The filter rules of intake, from the settings (serve and replay read the same ones).
+pub fn filter_rules(settings: &Settings) -> FilterRules {
+    FilterRules {
+        ai_user_id: settings.gorgias.ai_user_id,
+        autopilot: settings.autopilot.clone(),
+    }
+}
+
+/// What every turn needs: the configured brain and guardrails, the planner for `mode`, and
+/// `delivery`. The one place a turn's context is built, for `serve` and `replay` alike, so the
+/// two cannot decide differently.
+pub fn turn_context(
+    settings: &Settings,
+    store: Store,
+    mode: Mode,
+    delivery: Delivery,
+    metrics: Metrics,
+) -> Result<TurnContext, StartError> {
+    Ok(TurnContext {
+        store,
+        brain: build_brain(settings)?,
+        guardrails: Guardrails::new(&settings.autopilot.topics, settings.handoff.max_ai_replies)
+            .with_phrases(&settings.brain.guardrails)
+            .with_final_replies(&settings.handoff.final_replies),
+        delivery,
+        planner: Planner {
+            mode,
+            handoff: settings.handoff.rules(),
+        },
+        retry: RetryPolicy {
+            initial: settings.gorgias.retry_initial(),
+            max: settings.gorgias.retry_max(),
+            give_up_after: settings.gorgias.retry_for(),
+            in_doubt_delay: settings.gorgias.request_timeout(),
+        },
+        metrics,
+    })
 }
 
 /// Starts everything on the current actix system, serving on `listener`.
@@ -105,23 +145,13 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
     let api = (mode != Mode::DryRun).then(|| {
         GorgiasApi::new(&settings.gorgias, limiter).with_observer(metrics.gorgias_observer())
     });
-    let cx = Rc::new(TurnContext {
-        store: store.clone(),
-        brain: build_brain(&settings)?,
-        guardrails: Guardrails::new(&settings.autopilot.topics, settings.handoff.max_ai_replies),
-        delivery: Delivery::new(mode, api, Sender::from_settings(&settings.gorgias)),
-        planner: Planner {
-            mode,
-            handoff: settings.handoff.rules(),
-        },
-        retry: RetryPolicy {
-            initial: settings.gorgias.retry_initial(),
-            max: settings.gorgias.retry_max(),
-            give_up_after: settings.gorgias.retry_for(),
-            in_doubt_delay: settings.gorgias.request_timeout(),
-        },
-        metrics: metrics.clone(),
-    });
+    let cx = Rc::new(turn_context(
+        &settings,
+        store.clone(),
+        mode,
+        Delivery::new(mode, api, Sender::from_settings(&settings.gorgias)),
+        metrics.clone(),
+    )?);
     let supervisor = TicketSupervisor::new(cx, settings.sessions.idle())
         .with_retention(settings.sessions.retention_secs())
         .start();
@@ -134,10 +164,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
         webhook_token: settings.server.webhook_token.clone(),
         max_body_bytes: settings.server.max_body_bytes,
         intake: Intake::new(
-            FilterRules {
-                ai_user_id: settings.gorgias.ai_user_id,
-                autopilot: settings.autopilot.clone(),
-            },
+            filter_rules(&settings),
             store.clone(),
             dedup.clone(),
             supervisor.clone().recipient(),
