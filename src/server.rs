@@ -152,7 +152,9 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
         Delivery::new(mode, api, Sender::from_settings(&settings.gorgias)),
         metrics.clone(),
     )?);
-    let supervisor = TicketSupervisor::new(cx, settings.sessions.idle()).start();
+    let supervisor = TicketSupervisor::new(cx, settings.sessions.idle())
+        .with_retention(settings.sessions.retention_secs())
+        .start();
     let recovered = supervisor
         .send(RecoverPending)
         .await
