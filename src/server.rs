@@ -82,6 +82,46 @@ pub fn build_brain(settings: &Settings) -> Result<Rc<dyn Brain>, StartError> {
     }
 }
 
+/// The filter rules of intake, from the settings (serve and replay read the same ones).
+pub fn filter_rules(settings: &Settings) -> FilterRules {
+    FilterRules {
+        ai_user_id: settings.gorgias.ai_user_id,
+        autopilot: settings.autopilot.clone(),
+    }
+}
+
+/// What every turn needs: the configured brain and guardrails, the planner for `mode`, and
+/// `delivery`. The one place a turn's context is built, for `serve` and `replay` alike, so the
+/// two cannot decide differently.
+pub fn turn_context(
+    settings: &Settings,
+    store: Store,
+    mode: Mode,
+    delivery: Delivery,
+    metrics: Metrics,
+) -> Result<TurnContext, StartError> {
+    Ok(TurnContext {
+        store,
+        brain: build_brain(settings)?,
+        guardrails: Guardrails::new(&settings.autopilot.topics, settings.handoff.max_ai_replies)
+            .with_phrases(&settings.brain.guardrails)
+            .with_final_replies(&settings.handoff.final_replies),
+        delivery,
+        planner: Planner {
+            mode,
+            handoff: settings.handoff.rules(),
+        },
+        retry: RetryPolicy {
+            initial: settings.gorgias.retry_initial(),
+            max: settings.gorgias.retry_max(),
+            give_up_after: settings.gorgias.retry_for(),
+            in_doubt_delay: settings.gorgias.request_timeout(),
+        },
+        orders: OrderLookup::new(&settings.orders, None, metrics.clone()),
+        metrics,
+    })
+}
+
 /// Starts everything on the current actix system, serving on `listener`.
 pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running, StartError> {
     let addr = listener.local_addr().map_err(|e| StartError::Bind {
@@ -113,26 +153,19 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
         GorgiasApi::new(&settings.gorgias, limiter).with_observer(metrics.gorgias_observer())
     });
     let cx = Rc::new(TurnContext {
-        store: store.clone(),
-        brain: build_brain(&settings)?,
-        guardrails: Guardrails::new(&settings.autopilot.topics, settings.handoff.max_ai_replies)
-            .with_phrases(&settings.brain.guardrails)
-            .with_final_replies(&settings.handoff.final_replies),
-        delivery: Delivery::new(mode, api, Sender::from_settings(&settings.gorgias)),
-        planner: Planner {
-            mode,
-            handoff: settings.handoff.rules(),
-        },
-        retry: RetryPolicy {
-            initial: settings.gorgias.retry_initial(),
-            max: settings.gorgias.retry_max(),
-            give_up_after: settings.gorgias.retry_for(),
-            in_doubt_delay: settings.gorgias.request_timeout(),
-        },
-        metrics: metrics.clone(),
+        // Serving fetches order data a body lacks (live and shadow); replay never calls Gorgias.
         orders: OrderLookup::new(&settings.orders, orders_api, metrics.clone()),
+        ..turn_context(
+            &settings,
+            store.clone(),
+            mode,
+            Delivery::new(mode, api, Sender::from_settings(&settings.gorgias)),
+            metrics.clone(),
+        )?
     });
-    let supervisor = TicketSupervisor::new(cx, settings.sessions.idle()).start();
+    let supervisor = TicketSupervisor::new(cx, settings.sessions.idle())
+        .with_retention(settings.sessions.retention_secs())
+        .start();
     let recovered = supervisor
         .send(RecoverPending)
         .await
@@ -142,10 +175,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
         webhook_token: settings.server.webhook_token.clone(),
         max_body_bytes: settings.server.max_body_bytes,
         intake: Intake::new(
-            FilterRules {
-                ai_user_id: settings.gorgias.ai_user_id,
-                autopilot: settings.autopilot.clone(),
-            },
+            filter_rules(&settings),
             store.clone(),
             dedup.clone(),
             supervisor.clone().recipient(),
