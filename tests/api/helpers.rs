@@ -78,14 +78,19 @@ pub fn settings(
     storage: &std::path::Path,
     overrides: &[(&str, &str)],
 ) -> Settings {
-    let text = config_toml(gorgias_url, storage);
+    settings_from_toml(&config_toml(gorgias_url, storage), overrides)
+}
+
+/// Settings from TOML `text` with `(dotted.key, value)` overrides applied like environment
+/// variables.
+pub fn settings_from_toml(text: &str, overrides: &[(&str, &str)]) -> Settings {
     let env = overrides.iter().map(|(k, v)| {
         (
             format!("GORGIAS_AGENT__{}", k.replace('.', "__").to_uppercase()),
             v.to_string(),
         )
     });
-    Settings::from_toml_and_env(&text, env).expect("test settings")
+    Settings::from_toml_and_env(text, env).expect("test settings")
 }
 
 /// A running agent plus its fake Gorgias and storage.
@@ -106,11 +111,21 @@ impl TestApp {
 
     /// Spawns with `(dotted.key, value)` overrides such as `("gorgias.mode", "shadow")`.
     pub async fn spawn_with(overrides: &[(&str, &str)]) -> TestApp {
+        Self::spawn_with_config(|toml| toml, overrides).await
+    }
+
+    /// Spawns with the test configuration's TOML text changed by `edit` (a topic's answer, say),
+    /// then `overrides` applied.
+    pub async fn spawn_with_config(
+        edit: impl FnOnce(String) -> String,
+        overrides: &[(&str, &str)],
+    ) -> TestApp {
         init_logs();
         let dir = tempfile::tempdir().unwrap();
         let storage = dir.path().join("store");
         let gorgias = FakeGorgias::start();
-        let s = settings(&gorgias.base_url, &storage, overrides);
+        let text = edit(config_toml(&gorgias.base_url, &storage));
+        let s = settings_from_toml(&text, overrides);
         let mut app = TestApp {
             address: String::new(),
             gorgias,

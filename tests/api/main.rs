@@ -13,6 +13,7 @@ mod intake;
 mod logs;
 mod metrics;
 mod openai;
+mod orders;
 mod reliability;
 mod replay;
 mod replies;
