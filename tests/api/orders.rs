@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::fake_openai::{FakeOpenAi, Step, MODEL, MODEL_KEY};
 use crate::helpers::*;
 
 const SHOPIFY_ORDERS: &str = include_str!("../fixtures/orders/shopify-orders.json");
@@ -386,4 +387,66 @@ async fn a_script_in_a_product_title_reaches_gorgias_escaped() {
         html.contains("&lt;script&gt;alert(1)&lt;/script&gt; Mug"),
         "{html}"
     );
+}
+
+/// The agent with the openai brain pointed at `model`.
+async fn spawn_openai(model: &FakeOpenAi) -> TestApp {
+    spawn(&[
+        ("brain.backend", "openai"),
+        ("brain.openai.base_url", model.base_url.as_str()),
+        ("brain.openai.api_key", MODEL_KEY),
+        ("brain.openai.model", MODEL),
+        ("brain.openai.max_retries", "0"),
+    ])
+    .await
+}
+
+#[actix_web::test]
+async fn the_openai_brain_gets_the_fetched_orders_as_facts_and_never_addresses() {
+    let model = FakeOpenAi::start();
+    model.set_default(Step::reply("Your order #1001 is on its way with UPS."));
+    let app = spawn_openai(&model).await;
+    let mut orders = janes_orders();
+    orders["6"]["orders"][0]["shipping_address"] = json!({"address1": "12 Hidden Lane"});
+    app.gorgias
+        .set_customer(CUSTOMER, json!({"id": CUSTOMER, "integrations": orders}));
+    app.webhook(&customer_event(360, 1, "Hello, any news about my parcel?"))
+        .await;
+    eventually("the reply", WAIT, || app.gorgias.replies(360).len() == 1).await;
+    assert_eq!(app.gorgias.customer_fetches(CUSTOMER), 1);
+    let request = &model.decisions()[0];
+    let system = &request.messages()[0].1;
+    assert!(system.contains(r##""name":"#1001""##), "{system}");
+    assert!(system.contains(r#""status":"in_transit""#), "{system}");
+    assert!(system.contains(UPS_TRACKING), "{system}");
+    assert!(
+        system.contains("About orders, use only these facts"),
+        "{system}"
+    );
+    assert!(!system.contains("Hidden Lane"), "{system}");
+}
+
+#[actix_web::test]
+async fn with_the_openai_brain_a_named_order_that_is_not_the_customers_hands_off_unasked() {
+    let model = FakeOpenAi::start();
+    model.set_default(Step::reply("Your order #1002 is on its way."));
+    let app = spawn_openai(&model).await;
+    let event = with_orders(
+        customer_event(361, 1, "Where is order #1002?"),
+        janes_orders(),
+    );
+    app.webhook(&event).await;
+    eventually("handed off", WAIT, || {
+        app.store()
+            .load_session(361)
+            .unwrap()
+            .is_some_and(|s| s.is_handed_off() && s.outbox.is_empty())
+    })
+    .await;
+    let session = app.store().load_session(361).unwrap().unwrap();
+    assert_eq!(session.decisions.back().unwrap().reason, "order_not_found");
+    assert!(model.decisions().is_empty(), "the model was not asked");
+    for m in app.gorgias.all_messages() {
+        assert!(!text_of(&m.body, "body_text").contains("on its way"));
+    }
 }
