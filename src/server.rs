@@ -16,9 +16,10 @@ use crate::brain::knowledge::{KnowledgeBrain, KnowledgeIndex};
 use crate::brain::openai::OpenAiBrain;
 use crate::brain::prompt::PromptBuilder;
 use crate::brain::Brain;
-use crate::config::{BrainBackend, Settings};
+use crate::config::{BrainBackend, ConfigError, Settings};
 use crate::dedup::DedupActor;
-use crate::domain::plan::{Mode, Planner};
+use crate::domain::hours::Clock;
+use crate::domain::plan::Mode;
 use crate::gorgias::api::{GorgiasApi, Sender};
 use crate::gorgias::ratelimit::RateLimiter;
 use crate::http::health::outbox_stuck_after;
@@ -39,6 +40,8 @@ pub enum StartError {
     Bind { addr: String, reason: String },
     #[error("cannot read brain.knowledge_dir: {0}")]
     Knowledge(String),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error("server error: {0}")]
     Server(String),
 }
@@ -82,6 +85,16 @@ pub fn build_brain(settings: &Settings) -> Result<Rc<dyn Brain>, StartError> {
 
 /// Starts everything on the current actix system, serving on `listener`.
 pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running, StartError> {
+    start_with_clock(settings, listener, Clock::System).await
+}
+
+/// [`start`] with "now" taken from `clock`: tests fix it to decide at a chosen instant (business
+/// hours) without waiting for the wall clock.
+pub async fn start_with_clock(
+    settings: Settings,
+    listener: TcpListener,
+    clock: Clock,
+) -> Result<Running, StartError> {
     let addr = listener.local_addr().map_err(|e| StartError::Bind {
         addr: settings.server.bind.clone(),
         reason: e.to_string(),
@@ -105,10 +118,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
         brain: build_brain(&settings)?,
         guardrails: Guardrails::new(&settings.autopilot.topics, settings.handoff.max_ai_replies),
         delivery: Delivery::new(mode, api, Sender::from_settings(&settings.gorgias)),
-        planner: Planner {
-            mode,
-            handoff: settings.handoff.rules(),
-        },
+        planner: settings.planner()?,
         retry: RetryPolicy {
             initial: settings.gorgias.retry_initial(),
             max: settings.gorgias.retry_max(),
@@ -116,6 +126,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
             in_doubt_delay: settings.gorgias.request_timeout(),
         },
         metrics: metrics.clone(),
+        clock,
     });
     let supervisor = TicketSupervisor::new(cx, settings.sessions.idle()).start();
     let recovered = supervisor

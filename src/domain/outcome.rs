@@ -75,6 +75,8 @@ pub enum ActionName {
     Reply,
     Note,
     Reassign,
+    AddTags,
+    Close,
 }
 
 impl ActionName {
@@ -83,6 +85,8 @@ impl ActionName {
             ActionName::Reply => "reply",
             ActionName::Note => "note",
             ActionName::Reassign => "reassign",
+            ActionName::AddTags => "add_tags",
+            ActionName::Close => "close",
         }
     }
 }
