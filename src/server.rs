@@ -22,6 +22,7 @@ use crate::domain::hours::Clock;
 use crate::domain::plan::Mode;
 use crate::gorgias::api::{GorgiasApi, Sender};
 use crate::gorgias::ratelimit::RateLimiter;
+use crate::http::admin::SettingsView;
 use crate::http::health::outbox_stuck_after;
 use crate::http::{routes, AgentRootSpan, AppState};
 use crate::intake::filter::FilterRules;
@@ -153,6 +154,7 @@ pub async fn start_with_clock(
         admin_token: settings.server.admin_token.clone(),
         metrics,
         outbox_stuck_after: outbox_stuck_after(settings.gorgias.retry_for()),
+        settings_view: SettingsView::new(&settings, clock)?,
     });
     let server = HttpServer::new(move || {
         App::new()
