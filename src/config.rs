@@ -190,12 +190,34 @@ impl ServerSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct StorageSettings {
     pub path: PathBuf,
+    /// A webhook whose write is not confirmed this fast answers 503 (Gorgias retries) instead
+    /// of hanging on a disk that stopped answering.
+    pub commit_timeout_ms: u64,
+    /// Writes that may wait for the committer; beyond it intake answers 503.
+    pub commit_queue: usize,
+    /// Set by `serve --accept-data-loss`, never by the file or the environment: starting on a
+    /// store found to have lost data is a decision for one start, not a setting.
+    #[serde(skip)]
+    pub accept_data_loss: bool,
 }
 
 impl Default for StorageSettings {
     fn default() -> Self {
         StorageSettings {
             path: PathBuf::from("data/gorgias-agent.sled"),
+            commit_timeout_ms: 3000,
+            commit_queue: 4096,
+            accept_data_loss: false,
+        }
+    }
+}
+
+impl StorageSettings {
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            commit_timeout: Duration::from_millis(self.commit_timeout_ms),
+            commit_queue: self.commit_queue,
+            accept_data_loss: self.accept_data_loss,
         }
     }
 }
@@ -204,6 +226,15 @@ impl StorageSettings {
     fn validate(&self) -> Result<(), ConfigError> {
         if self.path.as_os_str().is_empty() {
             return Err(ConfigError::invalid("storage.path", "must not be empty"));
+        }
+        if self.commit_timeout_ms == 0 {
+            return Err(ConfigError::invalid(
+                "storage.commit_timeout_ms",
+                "must be > 0",
+            ));
+        }
+        if self.commit_queue == 0 {
+            return Err(ConfigError::invalid("storage.commit_queue", "must be > 0"));
         }
         Ok(())
     }

@@ -24,22 +24,31 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the webhook server (the default).
-    Serve,
+    Serve {
+        /// Start even when the store is found to have lost committed data (damaged or missing
+        /// files): the agent goes on with what is left, and may answer again a message whose
+        /// record was lost.
+        #[arg(long)]
+        accept_data_loss: bool,
+    },
     /// Validate the config and the Gorgias credentials and ids.
     Check,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let settings = match Settings::load(&cli.config) {
+    let mut settings = match Settings::load(&cli.config) {
         Ok(settings) => settings,
         Err(e) => {
             eprintln!("gorgias-agent: {e}");
             return ExitCode::from(2);
         }
     };
-    match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => {
+    match cli.command.unwrap_or(Command::Serve {
+        accept_data_loss: false,
+    }) {
+        Command::Serve { accept_data_loss } => {
+            settings.storage.accept_data_loss = accept_data_loss;
             telemetry::init(&settings.log);
             match actix_web::rt::System::new().block_on(server::serve(settings)) {
                 Ok(()) => ExitCode::SUCCESS,

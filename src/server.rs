@@ -28,7 +28,7 @@ use crate::http::{routes, AgentRootSpan, AppState};
 use crate::intake::filter::FilterRules;
 use crate::intake::Intake;
 use crate::metrics::Metrics;
-use crate::store::{open_when_free, Store, StoreError};
+use crate::store::{open_when_free_with, Store, StoreError};
 use crate::tickets::delivery::Delivery;
 use crate::tickets::supervisor::{RecoverPending, TicketSupervisor};
 use crate::tickets::turn::{RetryPolicy, TurnContext};
@@ -102,7 +102,12 @@ pub async fn start_with_clock(
     })?;
     // A previous process (or, in tests, a previous life of the agent) may still be letting go
     // of the store: wait a little for its lock instead of failing the start.
-    let store = open_when_free(&settings.storage.path, Duration::from_secs(10)).await?;
+    let store = open_when_free_with(
+        &settings.storage.path,
+        settings.storage.store_options(),
+        Duration::from_secs(10),
+    )
+    .await?;
     let dedup = DedupActor::new(store.clone(), settings.dedup.window_secs).start();
 
     let mode = settings.gorgias.mode;
@@ -199,7 +204,12 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
     // accepted event and every step of a turn is already committed, so flushing is all that
     // is left to do.
     let result = running.stopped.await;
-    running.store.flush()?;
+    // Bounded: a disk that stopped answering must not hang the stop; the error says what was
+    // left unflushed (none of it was acknowledged).
+    if let Err(e) = running.store.flush().await {
+        tracing::error!(error = %e, "storage could not be flushed on stop");
+        return Err(e.into());
+    }
     tracing::info!("storage flushed; bye");
     match result {
         Ok(Ok(())) => Ok(()),

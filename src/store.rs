@@ -8,22 +8,72 @@
 //! - `pending`  ticket id → () while the session has unfinished work (recovered at startup);
 //! - `handoffs` ticket id → unix time of handoff, read by intake to ignore handed-off tickets.
 //!
+//! - `meta`     the commit sequence, compared with the watermark on open (see [`watermark`]).
+//!
 //! Awaiting a flush per request collapses sled under concurrency, so `commit` hands the writes to
 //! a committer thread that applies everything queued, flushes once, and answers the whole batch.
+//!
+//! Storage that fails is contained here: a commit waits a bounded time; a batch that cannot be
+//! written or flushed fails as a whole and the database is reopened behind the same `Store`
+//! handle (sled keeps an IO error for good once it has seen one), retried with backoff until it
+//! takes writes again; a panic inside sled (damaged files) is caught and becomes
+//! `StoreError::Damaged`; on open, the store is compared with its watermark and refused when
+//! committed data is missing, unless the operator accepts the loss.
+
+mod faults;
+pub mod watermark;
 
 use std::collections::BTreeSet;
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
-use std::sync::Arc;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
+use sled::IVec;
 use tokio::sync::oneshot;
+
+#[doc(hidden)]
+pub use faults::StoreFaults;
+use watermark::{Counts, Watermark};
 
 use crate::domain::message::CustomerMessage;
 use crate::domain::session::{Session, SessionChange};
 
-/// How many commit jobs may wait for the committer before callers are told to back off.
-const COMMIT_QUEUE: usize = 4096;
+/// The most commit jobs applied under one flush.
+const MAX_BATCH: usize = 1024;
+/// After a failed write, the database is reopened and probed after this long, doubling up to
+/// `PROBE_MAX` while it keeps failing: quick to recover, cheap while the disk stays full.
+const PROBE_MIN: Duration = Duration::from_millis(250);
+const PROBE_MAX: Duration = Duration::from_secs(2);
+/// How long a reopen waits for the old database's file lock (readers still holding it).
+const REOPEN_LOCK_WAIT: Duration = Duration::from_secs(2);
+/// The watermark is rewritten at most this often (and on every explicit flush and at the end).
+const WATERMARK_EVERY: Duration = Duration::from_millis(100);
+/// Key of the commit sequence in the `meta` tree.
+const SEQ_KEY: &[u8] = b"commit_seq";
+
+/// How the store behaves under load and faults; `Default` is what [`Store::open`] uses.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// How long a commit waits for the committer before it fails with `Timeout`.
+    pub commit_timeout: Duration,
+    /// Commit jobs that may wait for the committer before callers get `Overloaded`.
+    pub commit_queue: usize,
+    /// Open even when committed data is found missing (the operator's explicit decision).
+    pub accept_data_loss: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            commit_timeout: Duration::from_secs(3),
+            commit_queue: 4096,
+            accept_data_loss: false,
+        }
+    }
+}
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
@@ -37,6 +87,23 @@ pub enum StoreError {
     Closed,
     #[error("stored record {what} cannot be decoded: {reason}")]
     Corrupt { what: String, reason: String },
+    #[error("storage is damaged: {0}")]
+    Damaged(String),
+    #[error("storage did not confirm the write within {0} ms")]
+    Timeout(u64),
+    #[error("storage is unavailable: {0}")]
+    Unavailable(String),
+    #[error("storage at {path} has lost committed data: {detail}; refusing to start (restore it from a backup, or start once with `serve --accept-data-loss` to go on with what is left)")]
+    DataLoss { path: String, detail: String },
+    #[error("storage could not be flushed ({reason}); {queued} writes were still waiting for it, none of them acknowledged")]
+    Unflushed { reason: String, queued: u64 },
+}
+
+impl StoreError {
+    /// The record or the files are damaged: trying again will not help.
+    pub fn is_damage(&self) -> bool {
+        matches!(self, StoreError::Corrupt { .. } | StoreError::Damaged(_))
+    }
 }
 
 impl From<sled::Error> for StoreError {
@@ -53,6 +120,20 @@ pub enum TreeName {
     Sessions,
     Pending,
     Handoffs,
+}
+
+impl TreeName {
+    const ALL: [TreeName; 5] = [
+        TreeName::Inbox,
+        TreeName::Dedup,
+        TreeName::Sessions,
+        TreeName::Pending,
+        TreeName::Handoffs,
+    ];
+
+    fn index(self) -> usize {
+        self as usize
+    }
 }
 
 /// One write of a commit; build them with the typed constructors below.
@@ -134,20 +215,146 @@ struct CommitJob {
     done: oneshot::Sender<Result<(), StoreError>>,
 }
 
-struct Inner {
+/// What a store's health is, as readiness reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreHealth {
+    /// Writes go through.
+    Ready,
+    /// The last write failed (why); the store retries by itself.
+    Failing(String),
+    /// The committer has been on one batch for this long, longer than a commit may wait (a
+    /// flush that does not return: a disk that stopped answering).
+    Stuck(Duration),
+    /// The commit queue is full (this many commits waiting).
+    QueueFull(u64),
+}
+
+/// One open sled database and its trees; replaced as a whole when the store is reopened.
+struct Trees {
     db: sled::Db,
     inbox: sled::Tree,
     dedup: sled::Tree,
     sessions: sled::Tree,
     pending: sled::Tree,
     handoffs: sled::Tree,
+    meta: sled::Tree,
+    /// Entries per tree (by `TreeName::index`), kept exact from what each write replaced.
+    counts: [AtomicU64; 5],
+    /// The commit sequence last made durable.
+    seq: AtomicU64,
+}
+
+impl Trees {
+    fn tree(&self, name: TreeName) -> &sled::Tree {
+        match name {
+            TreeName::Inbox => &self.inbox,
+            TreeName::Dedup => &self.dedup,
+            TreeName::Sessions => &self.sessions,
+            TreeName::Pending => &self.pending,
+            TreeName::Handoffs => &self.handoffs,
+        }
+    }
+
+    fn count(&self, name: TreeName) -> u64 {
+        self.counts[name.index()].load(Ordering::Relaxed)
+    }
+
+    fn added(&self, name: TreeName) {
+        self.counts[name.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn removed(&self, name: TreeName) {
+        let _ = self.counts[name.index()].fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+            Some(n.saturating_sub(1))
+        });
+    }
+
+    fn watermark(&self) -> Watermark {
+        Watermark {
+            seq: self.seq.load(Ordering::Relaxed),
+            counts: Counts {
+                inbox: self.count(TreeName::Inbox),
+                dedup: self.count(TreeName::Dedup),
+                sessions: self.count(TreeName::Sessions),
+                pending: self.count(TreeName::Pending),
+                handoffs: self.count(TreeName::Handoffs),
+            },
+        }
+    }
+}
+
+/// What the handles and the committer share.
+struct Shared {
+    path: PathBuf,
+    options: StoreOptions,
+    /// `None` after a failed write until the committer has reopened the database.
+    trees: RwLock<Option<Arc<Trees>>>,
+    /// Why storage does not take writes; `None` while it does.
+    failure: Mutex<Option<String>>,
+    /// Commits waiting for or in the committer (a gauge for metrics and readiness).
+    queued: AtomicU64,
+    /// When the committer started its current batch (ms since `epoch`, plus one); 0 while idle.
+    busy_since: AtomicU64,
+    epoch: Instant,
+    faults: StoreFaults,
+    /// Damage found by scans, logged once each (the supervisor's sweep scans every few seconds).
+    reported: Mutex<BTreeSet<String>>,
+}
+
+impl Shared {
+    fn trees(&self) -> Option<Arc<Trees>> {
+        self.trees
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_trees(&self, trees: Option<Arc<Trees>>) {
+        *self.trees.write().unwrap_or_else(PoisonError::into_inner) = trees;
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Sets the failure; returns the previous one.
+    fn set_failure(&self, failure: Option<String>) -> Option<String> {
+        std::mem::replace(
+            &mut *self.failure.lock().unwrap_or_else(PoisonError::into_inner),
+            failure,
+        )
+    }
+
+    fn busy_for(&self) -> Option<Duration> {
+        let since = self.busy_since.load(Ordering::Relaxed);
+        (since > 0).then(|| {
+            let now = self.epoch.elapsed().as_millis() as u64 + 1;
+            Duration::from_millis(now.saturating_sub(since))
+        })
+    }
+
+    /// Logs damage found while reading `what`, once per `what`.
+    fn report(&self, what: &str, ticket_id: Option<u64>, error: &StoreError) {
+        let first = self
+            .reported
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(what.to_string());
+        if first {
+            tracing::error!(ticket_id, error = %error, "storage: reading {what} failed; what could not be read is skipped");
+        }
+    }
+}
+
+struct Inner {
+    shared: Arc<Shared>,
     /// `None` only while dropping: closing it lets the committer finish.
     committer: Option<SyncSender<CommitJob>>,
-    committer_thread: Option<std::thread::JoinHandle<()>>,
-    /// Set when a commit failed: readiness reports it until a later commit succeeds.
-    healthy: Arc<AtomicBool>,
-    /// Commits waiting for or in the committer (a gauge for metrics and readiness).
-    queued: Arc<AtomicU64>,
+    /// Disconnected once the committer thread has finished (in a mutex only to be `Sync`).
+    exited: Mutex<Option<Receiver<()>>>,
 }
 
 /// Handle to the store; cheap to clone and `Send`, shared by intake and every actor.
@@ -162,100 +369,298 @@ impl std::fmt::Debug for Store {
     }
 }
 
-impl Store {
-    /// Opens (or creates) the store at `path` and starts its committer thread.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let open_err = |reason: String| StoreError::Open {
-            path: path.display().to_string(),
-            reason,
+/// Runs `f`, turning a panic inside sled (damaged files: `cannot find pid ... in view_for_key`)
+/// into `StoreError::Damaged`, so that it never reaches an actor.
+fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, StoreError> {
+    catch_unwind(AssertUnwindSafe(f)).map_err(|panic| {
+        let text = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        StoreError::Damaged(format!("sled panicked: {text}"))
+    })
+}
+
+/// A sled scan whose every step is guarded; it ends after the first error.
+struct Guarded<I> {
+    iter: Option<I>,
+}
+
+impl<I: Iterator<Item = sled::Result<(IVec, IVec)>>> Iterator for Guarded<I> {
+    type Item = Result<(IVec, IVec), StoreError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let iter = self.iter.as_mut()?;
+        let item = match guarded(|| iter.next()) {
+            Ok(None) => None,
+            Ok(Some(Ok(kv))) => return Some(Ok(kv)),
+            Ok(Some(Err(e))) => Some(Err(e.into())),
+            Err(damaged) => Some(Err(damaged)),
         };
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| open_err(e.to_string()))?;
+        self.iter = None;
+        item
+    }
+}
+
+fn guard<I: Iterator<Item = sled::Result<(IVec, IVec)>>>(iter: I) -> Guarded<I> {
+    Guarded { iter: Some(iter) }
+}
+
+/// Reads a whole scan: what could be read, and why it stopped early.
+fn drain<I: Iterator<Item = sled::Result<(IVec, IVec)>>>(
+    iter: I,
+) -> (Vec<(IVec, IVec)>, Option<StoreError>) {
+    let mut items = Vec::new();
+    for item in guard(iter) {
+        match item {
+            Ok(kv) => items.push(kv),
+            Err(e) => return (items, Some(e)),
         }
+    }
+    (items, None)
+}
+
+/// Opens the database at `path`, counts its trees and compares it with its watermark.
+fn open_trees(path: &Path, options: &StoreOptions) -> Result<Trees, StoreError> {
+    let open_err = |reason: String| StoreError::Open {
+        path: path.display().to_string(),
+        reason,
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| open_err(e.to_string()))?;
+    }
+    let opened = guarded(|| -> Result<_, sled::Error> {
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(64 * 1024 * 1024)
             // Durability comes from the committer's explicit flushes; without the periodic
             // flusher thread, dropping the last handle releases the file lock at once.
             .flush_every_ms(None)
-            .open()
-            .map_err(|e| open_err(e.to_string()))?;
-        let tree = |name: &str| db.open_tree(name).map_err(|e| open_err(e.to_string()));
-        let (inbox, dedup, sessions, pending, handoffs) = (
-            tree("inbox")?,
-            tree("dedup")?,
-            tree("sessions")?,
-            tree("pending")?,
-            tree("handoffs")?,
-        );
-        let (tx, rx) = mpsc::sync_channel(COMMIT_QUEUE);
-        let healthy = Arc::new(AtomicBool::new(true));
-        let queued = Arc::new(AtomicU64::new(0));
-        let trees = CommitterTrees {
-            db: db.clone(),
-            inbox: inbox.clone(),
-            dedup: dedup.clone(),
-            sessions: sessions.clone(),
-            pending: pending.clone(),
-            handoffs: handoffs.clone(),
-            healthy: healthy.clone(),
-            queued: queued.clone(),
+            .open()?;
+        let trees = [
+            db.open_tree("inbox")?,
+            db.open_tree("dedup")?,
+            db.open_tree("sessions")?,
+            db.open_tree("pending")?,
+            db.open_tree("handoffs")?,
+            db.open_tree("meta")?,
+        ];
+        Ok((db, trees))
+    });
+    let (db, [inbox, dedup, sessions, pending, handoffs, meta]) = match opened {
+        Ok(Ok(opened)) => opened,
+        Ok(Err(e)) => return Err(open_err(e.to_string())),
+        Err(damaged) => {
+            return Err(open_err(format!(
+                "{damaged}; the files are damaged: restore them from a backup or move them aside"
+            )))
+        }
+    };
+    let mut trees = Trees {
+        db,
+        inbox,
+        dedup,
+        sessions,
+        pending,
+        handoffs,
+        meta,
+        counts: Default::default(),
+        seq: AtomicU64::new(0),
+    };
+    let mut damage = Vec::new();
+    match guarded(|| trees.meta.get(SEQ_KEY)) {
+        Ok(Ok(Some(v))) => {
+            let seq = <[u8; 8]>::try_from(v.as_ref()).map(u64::from_be_bytes);
+            match seq {
+                Ok(seq) => trees.seq = AtomicU64::new(seq),
+                Err(_) => damage.push("the commit sequence is unreadable".to_string()),
+            }
+        }
+        Ok(Ok(None)) => {}
+        Ok(Err(e)) => return Err(open_err(e.to_string())),
+        Err(e) => damage.push(format!("meta: {e}")),
+    }
+    for name in TreeName::ALL {
+        let mut n = 0u64;
+        for item in guard(trees.tree(name).iter()) {
+            match item {
+                Ok(_) => n += 1,
+                Err(e) => {
+                    damage.push(format!("{name:?} after {n} entries: {e}").to_lowercase());
+                    break;
+                }
+            }
+        }
+        trees.counts[name.index()] = AtomicU64::new(n);
+    }
+    let found = trees.watermark();
+    match watermark::read(path) {
+        Ok(Some(expected)) => damage.extend(watermark::missing(&found, &expected)),
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "storage: the watermark proves nothing; it is written anew")
+        }
+    }
+    if !damage.is_empty() {
+        let detail = damage.join("; ");
+        if !options.accept_data_loss {
+            return Err(StoreError::DataLoss {
+                path: path.display().to_string(),
+                detail,
+            });
+        }
+        tracing::warn!(path = %path.display(), detail, "storage has lost committed data; going on with what is left, as --accept-data-loss asks");
+    }
+    // From here on the store as it is now is the reference (after an accepted loss too).
+    if let Err(e) = watermark::write(path, &found) {
+        tracing::warn!(path = %path.display(), error = %e, "storage: cannot write the watermark");
+    }
+    Ok(trees)
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path` with the default options.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with(path, StoreOptions::default())
+    }
+
+    /// Opens (or creates) the store at `path` and starts its committer thread. Refuses a store
+    /// that has lost committed data unless `options.accept_data_loss`.
+    pub fn open_with(path: &Path, options: StoreOptions) -> Result<Store, StoreError> {
+        let trees = open_trees(path, &options)?;
+        let (tx, rx) = mpsc::sync_channel(options.commit_queue.max(1));
+        let (exit_tx, exit_rx) = mpsc::channel::<()>();
+        let shared = Arc::new(Shared {
+            path: path.to_path_buf(),
+            options,
+            trees: RwLock::new(Some(Arc::new(trees))),
+            failure: Mutex::new(None),
+            queued: AtomicU64::new(0),
+            busy_since: AtomicU64::new(0),
+            epoch: Instant::now(),
+            faults: StoreFaults::default(),
+            reported: Mutex::new(BTreeSet::new()),
+        });
+        let committer = Committer {
+            shared: shared.clone(),
+            _exited: exit_tx,
+            probe: PROBE_MIN,
+            next_reopen: Instant::now(),
+            watermark_at: Instant::now(),
         };
-        let thread = std::thread::Builder::new()
+        std::thread::Builder::new()
             .name("store-committer".into())
-            .spawn(move || trees.run(rx))
-            .map_err(|e| open_err(e.to_string()))?;
+            .spawn(move || committer.run(rx))
+            .map_err(|e| StoreError::Open {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
         Ok(Store {
             inner: Arc::new(Inner {
-                db,
-                inbox,
-                dedup,
-                sessions,
-                pending,
-                handoffs,
+                shared,
                 committer: Some(tx),
-                committer_thread: Some(thread),
-                healthy,
-                queued,
+                exited: Mutex::new(Some(exit_rx)),
             }),
         })
     }
 
+    fn shared(&self) -> &Shared {
+        &self.inner.shared
+    }
+
+    fn trees(&self) -> Result<Arc<Trees>, StoreError> {
+        self.shared().trees().ok_or_else(|| {
+            StoreError::Unavailable(
+                self.shared()
+                    .failure()
+                    .unwrap_or_else(|| "it is being reopened".into()),
+            )
+        })
+    }
+
+    /// The fault seam, for tests (see [`StoreFaults`]).
+    #[doc(hidden)]
+    pub fn faults(&self) -> &StoreFaults {
+        &self.shared().faults
+    }
+
     /// Applies `writes` in order and returns once they are flushed to disk. Fails fast with
-    /// `Overloaded` when the committer's queue is full, so intake can answer 503.
+    /// `Overloaded` when the committer's queue is full, and with `Timeout` when the committer
+    /// does not answer within `commit_timeout`, so intake can answer 503 (the writes may still
+    /// land later: a redelivery is then recognised by its message id).
     pub async fn commit(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         if writes.is_empty() {
             return Ok(());
         }
+        self.submit(writes).await
+    }
+
+    async fn submit(&self, writes: Vec<Write>) -> Result<(), StoreError> {
         let (done, wait) = oneshot::channel();
         let committer = self.inner.committer.as_ref().ok_or(StoreError::Closed)?;
+        let queued = &self.shared().queued;
+        // Counted before it is sent, so the committer never takes it off first.
+        queued.fetch_add(1, Ordering::Relaxed);
         match committer.try_send(CommitJob { writes, done }) {
-            Ok(()) => {
-                self.inner.queued.fetch_add(1, Ordering::Relaxed);
+            Ok(()) => {}
+            Err(e) => {
+                queued.fetch_sub(1, Ordering::Relaxed);
+                return Err(match e {
+                    TrySendError::Full(_) => StoreError::Overloaded,
+                    TrySendError::Disconnected(_) => StoreError::Closed,
+                });
             }
-            Err(TrySendError::Full(_)) => return Err(StoreError::Overloaded),
-            Err(TrySendError::Disconnected(_)) => return Err(StoreError::Closed),
         }
-        wait.await.unwrap_or(Err(StoreError::Closed))
+        let timeout = self.shared().options.commit_timeout;
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(answer) => answer.unwrap_or(Err(StoreError::Closed)),
+            Err(_) => Err(StoreError::Timeout(timeout.as_millis() as u64)),
+        }
     }
 
     /// A fresh, increasing sequence number (survives restarts).
     pub fn next_seq(&self) -> Result<u64, StoreError> {
-        Ok(self.inner.db.generate_id()?)
+        let trees = self.trees()?;
+        Ok(guarded(|| trees.db.generate_id())??)
     }
 
-    /// Whether the last commit succeeded (storage writable).
+    /// Whether writes go through, and if not, why.
+    pub fn health(&self) -> StoreHealth {
+        let shared = self.shared();
+        if let Some(busy) = shared
+            .busy_for()
+            .filter(|busy| *busy >= shared.options.commit_timeout)
+        {
+            return StoreHealth::Stuck(busy);
+        }
+        if let Some(reason) = shared.failure() {
+            return StoreHealth::Failing(reason);
+        }
+        let queued = shared.queued.load(Ordering::Relaxed);
+        if queued >= shared.options.commit_queue as u64 {
+            return StoreHealth::QueueFull(queued);
+        }
+        StoreHealth::Ready
+    }
+
+    /// Whether storage takes writes (see [`Store::health`] for why not).
     pub fn is_healthy(&self) -> bool {
-        self.inner.healthy.load(Ordering::Relaxed)
+        self.health() == StoreHealth::Ready
     }
 
     /// Commits waiting in or being applied by the committer.
     pub fn queued_commits(&self) -> u64 {
-        self.inner.queued.load(Ordering::Relaxed)
+        self.shared().queued.load(Ordering::Relaxed)
     }
 
     pub fn load_session(&self, ticket_id: u64) -> Result<Option<Session>, StoreError> {
-        match self.inner.sessions.get(ticket_id.to_be_bytes())? {
+        let trees = self.trees()?;
+        let read = || {
+            self.faults().before_session_read(ticket_id);
+            trees.sessions.get(ticket_id.to_be_bytes())
+        };
+        match guarded(read)?? {
             None => Ok(None),
             Some(bytes) => {
                 serde_json::from_slice(&bytes)
@@ -270,19 +675,29 @@ impl Store {
 
     /// Whether the ticket's session is handed off (a small index read on the intake path).
     pub fn is_handed_off(&self, ticket_id: u64) -> Result<bool, StoreError> {
-        Ok(self.inner.handoffs.contains_key(ticket_id.to_be_bytes())?)
+        let trees = self.trees()?;
+        Ok(guarded(|| {
+            trees.handoffs.contains_key(ticket_id.to_be_bytes())
+        })??)
     }
 
     /// The ticket's accepted messages not yet taken into its session, oldest first. Entries
-    /// that do not decode are returned as errors with their key so the caller can drop them.
+    /// that do not decode are returned as errors with their key so the caller can drop them;
+    /// entries that cannot be read at all stay stored (reported once).
     pub fn inbox_for(
         &self,
         ticket_id: u64,
     ) -> Vec<(InboxKey, Result<CustomerMessage, StoreError>)> {
-        self.inner
-            .inbox
-            .scan_prefix(ticket_id.to_be_bytes())
-            .filter_map(|item| item.ok())
+        let Ok(trees) = self.trees() else {
+            return Vec::new();
+        };
+        let (items, damage) = drain(trees.inbox.scan_prefix(ticket_id.to_be_bytes()));
+        if let Some(e) = damage {
+            self.shared()
+                .report(&format!("inbox of ticket {ticket_id}"), Some(ticket_id), &e);
+        }
+        items
+            .into_iter()
             .filter_map(|(k, v)| {
                 let key = InboxKey::decode(&k)?;
                 let msg = serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
@@ -295,22 +710,35 @@ impl Store {
     }
 
     pub fn has_inbox(&self, ticket_id: u64) -> bool {
-        self.inner
-            .inbox
-            .scan_prefix(ticket_id.to_be_bytes())
+        let Ok(trees) = self.trees() else {
+            return false;
+        };
+        guard(trees.inbox.scan_prefix(ticket_id.to_be_bytes()))
             .next()
-            .is_some()
+            .is_some_and(|item| item.is_ok())
     }
 
-    /// Tickets with work left from before a restart: inbox entries or a pending session.
+    /// Tickets with work left from before a restart: inbox entries or a pending session. What
+    /// cannot be read is reported (once) and left out, so startup recovery never crashes.
     pub fn tickets_with_work(&self) -> BTreeSet<u64> {
         let mut tickets = BTreeSet::new();
-        for (k, _) in self.inner.inbox.iter().filter_map(|i| i.ok()) {
+        let Ok(trees) = self.trees() else {
+            return tickets;
+        };
+        let (inbox, damage) = drain(trees.inbox.iter());
+        if let Some(e) = damage {
+            self.shared().report("the inbox", None, &e);
+        }
+        for (k, _) in inbox {
             if let Some(key) = InboxKey::decode(&k) {
                 tickets.insert(key.ticket_id);
             }
         }
-        for (k, _) in self.inner.pending.iter().filter_map(|i| i.ok()) {
+        let (pending, damage) = drain(trees.pending.iter());
+        if let Some(e) = damage {
+            self.shared().report("the pending index", None, &e);
+        }
+        for (k, _) in pending {
             if let Ok(bytes) = <[u8; 8]>::try_from(k.as_ref()) {
                 tickets.insert(u64::from_be_bytes(bytes));
             }
@@ -320,10 +748,15 @@ impl Store {
 
     /// Every stored dedup entry: (key, expiry).
     pub fn dedup_entries(&self) -> Vec<([u8; 32], u64)> {
-        self.inner
-            .dedup
-            .iter()
-            .filter_map(|i| i.ok())
+        let Ok(trees) = self.trees() else {
+            return Vec::new();
+        };
+        let (items, damage) = drain(trees.dedup.iter());
+        if let Some(e) = damage {
+            self.shared().report("the dedup entries", None, &e);
+        }
+        items
+            .into_iter()
             .filter_map(|(k, v)| {
                 let key = <[u8; 32]>::try_from(k.as_ref()).ok()?;
                 let exp = u64::from_be_bytes(<[u8; 8]>::try_from(v.as_ref()).ok()?);
@@ -334,23 +767,33 @@ impl Store {
 
     /// Removes expired dedup entries; not flushed (an entry that comes back is expired anyway).
     pub fn dedup_remove(&self, keys: &[[u8; 32]]) {
+        let Ok(trees) = self.trees() else {
+            return;
+        };
         for k in keys {
-            let _ = self.inner.dedup.remove(k);
+            if let Ok(Ok(Some(_))) = guarded(|| trees.dedup.remove(k)) {
+                trees.removed(TreeName::Dedup);
+            }
         }
     }
 
     pub fn session_count(&self) -> usize {
-        self.inner.sessions.len()
+        self.trees()
+            .map(|t| t.count(TreeName::Sessions) as usize)
+            .unwrap_or(0)
     }
 
     /// Recent sessions by ticket id, newest ticket ids first.
     pub fn sessions_desc(&self) -> impl Iterator<Item = Result<Session, StoreError>> + '_ {
-        self.inner
-            .sessions
-            .iter()
-            .rev()
-            .filter_map(|i| i.ok())
-            .map(|(k, v)| {
+        let (scan, unavailable) = match self.trees() {
+            Ok(trees) => (Some(guard(trees.sessions.iter().rev())), None),
+            Err(e) => (None, Some(Err(e))),
+        };
+        unavailable
+            .into_iter()
+            .chain(scan.into_iter().flatten())
+            .map(|item| {
+                let (k, v) = item?;
                 serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
                     what: format!("session key {k:?}"),
                     reason: e.to_string(),
@@ -358,103 +801,239 @@ impl Store {
             })
     }
 
-    /// Flushes everything written so far (used on shutdown).
-    pub fn flush(&self) -> Result<(), StoreError> {
-        self.inner.db.flush()?;
-        Ok(())
+    /// Makes everything committed so far durable (used on shutdown), waiting at most the commit
+    /// timeout: a committer stuck on an unwritable disk must not hang the stop. The error says
+    /// what could not be flushed.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.submit(Vec::new())
+            .await
+            .map_err(|e| StoreError::Unflushed {
+                reason: e.to_string(),
+                queued: self.queued_commits(),
+            })
     }
 }
 
 impl Drop for Inner {
-    /// The last handle gone: let the committer finish what is queued and release its `Db`
-    /// clone, so the same path can be opened again as soon as this returns.
+    /// The last handle gone: let the committer finish what is queued and release the database,
+    /// so the same path can be opened again as soon as this returns; but never wait for it
+    /// longer than a commit may wait (it may be stuck inside a flush).
     fn drop(&mut self) {
         self.committer.take();
-        if let Some(thread) = self.committer_thread.take() {
-            let _ = thread.join();
+        let exited = self
+            .exited
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(exited) = exited.take() {
+            let bound = self
+                .shared
+                .options
+                .commit_timeout
+                .max(Duration::from_secs(1));
+            if let Err(RecvTimeoutError::Timeout) = exited.recv_timeout(bound) {
+                tracing::error!(
+                    queued = self.shared.queued.load(Ordering::Relaxed),
+                    "storage: the committer did not finish within {} ms; what it still held is not flushed",
+                    bound.as_millis()
+                );
+            }
         }
-        let _ = self.db.flush();
     }
 }
 
-struct CommitterTrees {
-    db: sled::Db,
-    inbox: sled::Tree,
-    dedup: sled::Tree,
-    sessions: sled::Tree,
-    pending: sled::Tree,
-    handoffs: sled::Tree,
-    healthy: Arc<AtomicBool>,
-    queued: Arc<AtomicU64>,
+/// The committer thread's state.
+struct Committer {
+    shared: Arc<Shared>,
+    /// Dropped when the thread ends, which tells `Inner::drop` it may return.
+    _exited: mpsc::Sender<()>,
+    /// The wait before the next reopen while storage fails.
+    probe: Duration,
+    next_reopen: Instant,
+    watermark_at: Instant,
 }
 
-impl CommitterTrees {
-    fn tree(&self, name: TreeName) -> &sled::Tree {
-        match name {
-            TreeName::Inbox => &self.inbox,
-            TreeName::Dedup => &self.dedup,
-            TreeName::Sessions => &self.sessions,
-            TreeName::Pending => &self.pending,
-            TreeName::Handoffs => &self.handoffs,
+impl Committer {
+    /// The group-commit loop: wait for one job, take all that queued behind it, apply them in
+    /// order, flush once, answer each. While storage fails it also wakes up by itself to reopen
+    /// and probe, so readiness comes back without traffic.
+    fn run(mut self, rx: Receiver<CommitJob>) {
+        loop {
+            let first = if self.shared.failure().is_some() {
+                match rx.recv_timeout(self.next_reopen.saturating_duration_since(Instant::now())) {
+                    Ok(job) => Some(job),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            } else {
+                match rx.recv() {
+                    Ok(job) => Some(job),
+                    Err(_) => break,
+                }
+            };
+            let mut batch: Vec<CommitJob> = first.into_iter().collect();
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(job) => batch.push(job),
+                    Err(_) => break,
+                }
+            }
+            let started = self.shared.epoch.elapsed().as_millis() as u64 + 1;
+            self.shared.busy_since.store(started, Ordering::Relaxed);
+            let result = self.commit_batch(&batch);
+            self.shared.busy_since.store(0, Ordering::Relaxed);
+            self.shared
+                .queued
+                .fetch_sub(batch.len() as u64, Ordering::Relaxed);
+            for job in batch {
+                let _ = job.done.send(result.clone());
+            }
+        }
+        if let Some(trees) = self.shared.trees() {
+            if self.shared.failure().is_none() && guarded(|| trees.db.flush()).is_ok() {
+                let _ = watermark::write(&self.shared.path, &trees.watermark());
+            }
+        }
+        // The last clones of the database go with this thread, releasing its lock.
+        self.shared.set_trees(None);
+    }
+
+    /// One batch, all or nothing: applied, sequenced and flushed, or failed as a whole (the
+    /// database is then reopened, which drops whatever of it sled still held in memory).
+    fn commit_batch(&mut self, batch: &[CommitJob]) -> Result<(), StoreError> {
+        let trees = self.open_trees()?;
+        let written = batch
+            .iter()
+            .try_for_each(|job| self.apply(&trees, &job.writes))
+            .and_then(|()| self.make_durable(&trees, batch));
+        match written {
+            Ok(()) => {
+                self.probe = PROBE_MIN;
+                if self.shared.set_failure(None).is_some() {
+                    tracing::info!("storage takes writes again");
+                }
+                Ok(())
+            }
+            Err(e) => {
+                drop(trees);
+                self.shared.set_trees(None);
+                self.failed(&e);
+                Err(e)
+            }
         }
     }
 
-    fn apply(&self, writes: &[Write]) -> Result<(), StoreError> {
-        for w in writes {
-            match w {
-                Write::Put(t, k, v) => {
-                    self.tree(*t).insert(k.as_slice(), v.as_slice())?;
+    fn apply(&self, trees: &Trees, writes: &[Write]) -> Result<(), StoreError> {
+        if let Some(e) = self.shared.faults.write_error() {
+            return Err(e);
+        }
+        guarded(|| -> Result<(), sled::Error> {
+            for w in writes {
+                match w {
+                    Write::Put(t, k, v) => {
+                        if trees.tree(*t).insert(k.as_slice(), v.as_slice())?.is_none() {
+                            trees.added(*t);
+                        }
+                    }
+                    Write::Delete(t, k) => {
+                        if trees.tree(*t).remove(k.as_slice())?.is_some() {
+                            trees.removed(*t);
+                        }
+                    }
                 }
-                Write::Delete(t, k) => {
-                    self.tree(*t).remove(k.as_slice())?;
-                }
+            }
+            Ok(())
+        })??;
+        Ok(())
+    }
+
+    /// Stamps the batch with the next commit sequence, flushes, and keeps the watermark.
+    fn make_durable(&mut self, trees: &Trees, batch: &[CommitJob]) -> Result<(), StoreError> {
+        let seq = trees.seq.load(Ordering::Relaxed) + 1;
+        guarded(|| trees.meta.insert(SEQ_KEY, &seq.to_be_bytes()))??;
+        self.shared.faults.wait_while_stalled();
+        if let Some(e) = self.shared.faults.flush_error() {
+            return Err(e);
+        }
+        guarded(|| trees.db.flush())??;
+        trees.seq.store(seq, Ordering::Relaxed);
+        let explicit_flush = batch.iter().any(|job| job.writes.is_empty());
+        if explicit_flush || self.watermark_at.elapsed() >= WATERMARK_EVERY {
+            self.watermark_at = Instant::now();
+            if let Err(e) = watermark::write(&self.shared.path, &trees.watermark()) {
+                tracing::debug!(error = %e, "storage: cannot write the watermark");
             }
         }
         Ok(())
     }
 
-    /// The group-commit loop: wait for one job, take all that queued behind it, apply them in
-    /// order, flush once, answer each.
-    fn run(self, rx: Receiver<CommitJob>) {
-        while let Ok(first) = rx.recv() {
-            let mut batch = vec![first];
-            while let Ok(job) = rx.try_recv() {
-                batch.push(job);
-                if batch.len() >= 1024 {
-                    break;
+    /// The open database, reopening it when a failure closed it (not before the probe is due:
+    /// until then commits fail at once).
+    fn open_trees(&mut self) -> Result<Arc<Trees>, StoreError> {
+        if let Some(trees) = self.shared.trees() {
+            return Ok(trees);
+        }
+        if Instant::now() < self.next_reopen {
+            return Err(StoreError::Unavailable(
+                self.shared
+                    .failure()
+                    .unwrap_or_else(|| "it is being reopened".into()),
+            ));
+        }
+        let until = Instant::now() + REOPEN_LOCK_WAIT;
+        let reopened = loop {
+            match open_trees(&self.shared.path, &self.shared.options) {
+                Err(StoreError::Open { reason, .. })
+                    if reason.contains("lock") && Instant::now() < until =>
+                {
+                    std::thread::sleep(Duration::from_millis(10));
                 }
+                other => break other,
             }
-            let results: Vec<Result<(), StoreError>> =
-                batch.iter().map(|job| self.apply(&job.writes)).collect();
-            let flushed = self.db.flush().map(|_| ()).map_err(StoreError::from);
-            self.healthy.store(flushed.is_ok(), Ordering::Relaxed);
-            self.queued.fetch_sub(batch.len() as u64, Ordering::Relaxed);
-            for (job, result) in batch.into_iter().zip(results) {
-                let outcome = match (&result, &flushed) {
-                    (Err(e), _) => Err(e.clone()),
-                    (Ok(()), Err(e)) => Err(e.clone()),
-                    (Ok(()), Ok(())) => Ok(()),
-                };
-                let _ = job.done.send(outcome);
+        };
+        match reopened {
+            Ok(trees) => {
+                tracing::info!("storage reopened after a failed write");
+                let trees = Arc::new(trees);
+                self.shared.set_trees(Some(trees.clone()));
+                Ok(trees)
+            }
+            Err(e) => {
+                self.failed(&e);
+                Err(e)
             }
         }
+    }
+
+    fn failed(&mut self, e: &StoreError) {
+        let reason = e.to_string();
+        if self.shared.set_failure(Some(reason.clone())).is_none() {
+            tracing::error!(error = %reason, "storage cannot take writes; webhooks answer 503 until it can (retrying by itself)");
+        }
+        self.next_reopen = Instant::now() + self.probe;
+        self.probe = (self.probe * 2).min(PROBE_MAX);
     }
 }
 
 /// Opens `path`, waiting (up to `deadline`) for a previous holder of the same store to let go of
 /// its lock: a process that is still exiting, or actors that release their handles
 /// asynchronously when they stop.
-pub async fn open_when_free(
+pub async fn open_when_free(path: &Path, deadline: Duration) -> Result<Store, StoreError> {
+    open_when_free_with(path, StoreOptions::default(), deadline).await
+}
+
+/// [`open_when_free`] with options.
+pub async fn open_when_free_with(
     path: &Path,
-    deadline: std::time::Duration,
+    options: StoreOptions,
+    deadline: Duration,
 ) -> Result<Store, StoreError> {
-    let until = std::time::Instant::now() + deadline;
+    let until = Instant::now() + deadline;
     loop {
-        match Store::open(path) {
+        match Store::open_with(path, options.clone()) {
             Err(StoreError::Open { reason, .. })
-                if reason.contains("lock") && std::time::Instant::now() < until =>
+                if reason.contains("lock") && Instant::now() < until =>
             {
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
             other => return other,
         }
@@ -464,6 +1043,7 @@ pub async fn open_when_free(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn message(ticket_id: u64, message_id: u64) -> CustomerMessage {
         CustomerMessage::sample(ticket_id, message_id, "hi")
@@ -555,5 +1135,256 @@ mod tests {
             Err(StoreError::Corrupt { .. })
         ));
         assert!(store.inbox_for(5)[0].1.is_err());
+    }
+
+    fn options(commit_timeout_ms: u64, commit_queue: usize) -> StoreOptions {
+        StoreOptions {
+            commit_timeout: Duration::from_millis(commit_timeout_ms),
+            commit_queue,
+            accept_data_loss: false,
+        }
+    }
+
+    fn inbox_write(ticket_id: u64, seq: u64) -> Vec<Write> {
+        vec![Write::inbox_put(
+            InboxKey { ticket_id, seq },
+            &message(ticket_id, seq),
+        )]
+    }
+
+    async fn until_ready(store: &Store) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while store.health() != StoreHealth::Ready {
+            assert!(Instant::now() < deadline, "still {:?}", store.health());
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[actix::test]
+    async fn a_failing_write_is_refused_and_the_store_reopens_and_recovers_by_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        store.commit(inbox_write(1, 1)).await.unwrap();
+        store.faults().fail_writes(true);
+        assert!(matches!(
+            store.commit(inbox_write(1, 2)).await,
+            Err(StoreError::Io(_))
+        ));
+        assert!(matches!(store.health(), StoreHealth::Failing(r) if r.contains("injected")));
+        // While the reopen is not due, commits fail at once instead of hammering the disk.
+        let started = Instant::now();
+        assert!(store.commit(inbox_write(1, 3)).await.is_err());
+        assert!(started.elapsed() < Duration::from_millis(200));
+        store.faults().fail_writes(false);
+        // No commit needed: the committer probes by itself.
+        until_ready(&store).await;
+        store.commit(inbox_write(1, 4)).await.unwrap();
+        let seqs: Vec<u64> = store.inbox_for(1).iter().map(|(k, _)| k.seq).collect();
+        assert_eq!(
+            seqs,
+            [1, 4],
+            "the acknowledged writes, not the refused ones"
+        );
+    }
+
+    #[actix::test]
+    async fn a_failing_flush_is_not_acknowledged_and_writes_go_through_once_it_clears() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        store.faults().fail_flush(true);
+        assert!(store.commit(inbox_write(2, 1)).await.is_err());
+        assert!(!store.is_healthy());
+        store.faults().fail_flush(false);
+        until_ready(&store).await;
+        store.commit(inbox_write(2, 2)).await.unwrap();
+        assert!(store.inbox_for(2).iter().any(|(k, _)| k.seq == 2));
+    }
+
+    #[actix::test]
+    async fn a_stuck_committer_times_commits_out_says_so_and_bounds_the_final_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with(&dir.path().join("db"), options(200, 64)).unwrap();
+        store.faults().stall(true);
+        let started = Instant::now();
+        assert!(matches!(
+            store.commit(inbox_write(3, 1)).await,
+            Err(StoreError::Timeout(200))
+        ));
+        assert!(started.elapsed() < Duration::from_secs(2));
+        // Stuck from when the committer took the batch (a moment after the commit was sent).
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !matches!(store.health(), StoreHealth::Stuck(d) if d >= Duration::from_millis(200)) {
+            assert!(Instant::now() < deadline, "{:?}", store.health());
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let started = Instant::now();
+        let flushed = store.flush().await;
+        assert!(started.elapsed() < Duration::from_secs(2));
+        let Err(StoreError::Unflushed { queued, reason }) = flushed else {
+            panic!("{flushed:?}")
+        };
+        assert_eq!(queued, 2, "the stuck commit and the flush itself");
+        assert!(reason.contains("200 ms"), "{reason}");
+        store.faults().stall(false);
+        until_ready(&store).await;
+        // The timed-out commit did land: callers were told 503, and a redelivery is known by
+        // its message id.
+        assert_eq!(store.inbox_for(3).len(), 1);
+        assert_eq!(store.queued_commits(), 0);
+    }
+
+    #[actix::test]
+    async fn a_full_commit_queue_refuses_at_once_and_drains() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with(&dir.path().join("db"), options(10_000, 2)).unwrap();
+        store.faults().stall(true);
+        let spawn = |seq: u64| {
+            let store = store.clone();
+            actix::spawn(async move { store.commit(inbox_write(4, seq)).await })
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut waiting = vec![spawn(1)];
+        // The committer holds the first one in its stalled batch before the queue fills.
+        while store.inner.shared.busy_for().is_none() {
+            assert!(Instant::now() < deadline);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        waiting.extend([spawn(2), spawn(3)]);
+        while store.queued_commits() < 3 {
+            assert!(Instant::now() < deadline);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // One in the stalled batch, two in the queue: the queue is full.
+        assert!(matches!(
+            store.commit(inbox_write(4, 9)).await,
+            Err(StoreError::Overloaded)
+        ));
+        assert_eq!(store.health(), StoreHealth::QueueFull(3));
+        store.faults().stall(false);
+        for w in waiting {
+            w.await.unwrap().unwrap();
+        }
+        assert_eq!(store.health(), StoreHealth::Ready);
+        assert_eq!(store.inbox_for(4).len(), 3);
+    }
+
+    #[actix::test]
+    async fn dropping_the_store_with_a_stuck_committer_returns_within_its_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_with(&dir.path().join("db"), options(100, 64)).unwrap();
+        let shared = store.inner.shared.clone();
+        shared.faults.stall(true);
+        assert!(store.commit(inbox_write(5, 1)).await.is_err());
+        let started = Instant::now();
+        drop(store);
+        let took = started.elapsed();
+        assert!(
+            took >= Duration::from_millis(900) && took < Duration::from_secs(3),
+            "{took:?}"
+        );
+        shared.faults.stall(false);
+    }
+
+    /// Stores `n` sessions (raw values: the check is about records, not their content), every
+    /// third one large enough for sled to keep it in a blob file, then closes the store.
+    async fn filled_store(path: &Path, n: u64) {
+        let store = Store::open(path).unwrap();
+        for i in 0..n {
+            let size = if i % 3 == 0 { 200_000 } else { 2_000 };
+            store
+                .commit(vec![Write::Put(
+                    TreeName::Sessions,
+                    i.to_be_bytes().to_vec(),
+                    vec![b'x'; size],
+                )])
+                .await
+                .unwrap();
+        }
+        store.flush().await.unwrap();
+    }
+
+    #[actix::test]
+    async fn a_truncated_store_is_refused_on_open_unless_the_loss_is_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        filled_store(&path, 300).await;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path.join("db"))
+            .unwrap();
+        file.set_len(file.metadata().unwrap().len() / 2).unwrap();
+        drop(file);
+
+        let refused = Store::open(&path).unwrap_err();
+        assert!(matches!(refused, StoreError::DataLoss { .. }), "{refused}");
+        let line = refused.to_string();
+        assert!(line.contains("--accept-data-loss"), "{line}");
+        assert!(!line.contains('\n'), "one line: {line}");
+
+        let accepted = StoreOptions {
+            accept_data_loss: true,
+            ..StoreOptions::default()
+        };
+        let store = Store::open_with(&path, accepted).unwrap();
+        let left = store.session_count();
+        assert!(left < 300, "{left}");
+        drop(store);
+        // Accepted once: the store as it is now is the new reference.
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.session_count(), left);
+    }
+
+    #[actix::test]
+    async fn deleted_blob_files_are_a_clear_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        filled_store(&path, 60).await;
+        let blobs: Vec<_> = std::fs::read_dir(path.join("blobs"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert!(!blobs.is_empty(), "sled keeps large records in blob files");
+        for blob in blobs {
+            std::fs::remove_file(blob).unwrap();
+        }
+        match Store::open(&path) {
+            Err(e @ (StoreError::Open { .. } | StoreError::DataLoss { .. })) => {
+                assert!(!e.to_string().contains('\n'), "{e}")
+            }
+            other => panic!("opened a store without its blob files: {other:?}"),
+        }
+    }
+
+    #[actix::test]
+    async fn a_panic_inside_sled_is_a_typed_error_for_that_ticket_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        store
+            .commit(vec![Write::Put(
+                TreeName::Sessions,
+                6u64.to_be_bytes().to_vec(),
+                serde_json::to_vec(&Session::new(6)).unwrap(),
+            )])
+            .await
+            .unwrap();
+        store.faults().panic_on_session_read(Some(7));
+        let e = store.load_session(7).unwrap_err();
+        assert!(e.is_damage(), "{e}");
+        assert!(e.to_string().contains("view_for_key"), "{e}");
+        assert!(store.load_session(6).unwrap().is_some());
+
+        // A scan that panics part way stops there with the error.
+        let mut n = 0;
+        let items: Vec<_> = guard(std::iter::from_fn(|| {
+            n += 1;
+            if n == 3 {
+                panic!("cannot find pid 9 in view_for_key");
+            }
+            Some(Ok((IVec::from(&[n as u8][..]), IVec::default())))
+        }))
+        .collect();
+        assert_eq!(items.len(), 3);
+        assert!(items[..2].iter().all(Result::is_ok));
+        assert!(matches!(&items[2], Err(StoreError::Damaged(_))));
     }
 }

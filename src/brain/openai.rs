@@ -78,6 +78,9 @@ pub enum ModelAnswer {
         reason: String,
         reply: Option<String>,
     },
+    /// The model refused (`content: null` with a `refusal` text): asking again would get the
+    /// same, so a human takes it.
+    Refused(String),
 }
 
 /// The tool offered to the model.
@@ -155,6 +158,15 @@ pub fn parse_answer(body: &[u8]) -> Result<ModelAnswer, OpenAiError> {
         ));
     }
     let text = strip_reasoning(&content_text(&message["content"]));
+    if let Some(refusal) = message["refusal"]
+        .as_str()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+    {
+        if text.is_empty() {
+            return Ok(ModelAnswer::Refused(clip(refusal, MAX_ERROR_CHARS)));
+        }
+    }
     if let Some(handoff) = inline_tool_call(&text) {
         return Ok(handoff);
     }
@@ -393,6 +405,13 @@ impl Inner {
                         summary: None,
                     });
                 }
+                Ok(ModelAnswer::Refused(refusal)) => {
+                    tracing::info!(ticket_id, "the model refused; handing off");
+                    return Ok(Decision::handoff(
+                        HandoffReason::ModelRefused,
+                        format!("the model refused: {refusal}"),
+                    ));
+                }
                 Err(e) => {
                     tracing::warn!(ticket_id, attempt = attempt + 1, error = %e, "unusable answer from the model");
                     last_error = Some(e);
@@ -416,8 +435,8 @@ impl Inner {
         };
         match answer {
             Ok(ModelAnswer::Reply(text)) => Some(clip(&text, MAX_SUMMARY_CHARS)),
-            Ok(ModelAnswer::Handoff { .. }) => {
-                tracing::warn!(ticket_id, "the model called a tool instead of summarising; the note carries the plain extract");
+            Ok(ModelAnswer::Handoff { .. } | ModelAnswer::Refused(_)) => {
+                tracing::warn!(ticket_id, "the model did not summarise (a tool call or a refusal); the note carries the plain extract");
                 None
             }
             Err(e) => {
@@ -479,9 +498,14 @@ impl Inner {
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string)
             };
+            // A proxy such as LiteLLM forwards the provider's headers with a prefix.
             let retry_after = parse_retry_after(
-                header("retry-after").as_deref(),
-                header("retry-after-ms").as_deref(),
+                header("retry-after")
+                    .or_else(|| header("llm_provider-retry-after"))
+                    .as_deref(),
+                header("retry-after-ms")
+                    .or_else(|| header("llm_provider-retry-after-ms"))
+                    .as_deref(),
                 SystemTime::now(),
             );
             let bytes = response
@@ -642,6 +666,24 @@ mod tests {
                 "{content}"
             );
         }
+    }
+
+    #[test]
+    fn a_refusal_is_its_own_answer_not_an_empty_one() {
+        let refused = json!({"role": "assistant", "content": null,
+            "refusal": "  I can't help with that request. "});
+        assert_eq!(
+            parse_answer(&answer(refused)),
+            Ok(ModelAnswer::Refused(
+                "I can't help with that request.".into()
+            ))
+        );
+        // A refusal field beside real content (some servers send it empty) is the content.
+        let both = json!({"role": "assistant", "content": "It shipped.", "refusal": ""});
+        assert_eq!(
+            parse_answer(&answer(both)),
+            Ok(ModelAnswer::Reply("It shipped.".into()))
+        );
     }
 
     #[test]

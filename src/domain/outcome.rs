@@ -51,6 +51,8 @@ pub enum HandoffReason {
     ModelHandoff,
     /// The AI backend kept failing.
     AiUnavailable,
+    /// The model refused to answer (an OpenAI-compatible `refusal`).
+    ModelRefused,
     /// Gorgias refused a reply permanently.
     DeliveryFailed,
 }
@@ -64,6 +66,7 @@ impl HandoffReason {
             HandoffReason::MaxAiReplies => "max_ai_replies",
             HandoffReason::ModelHandoff => "model_handoff",
             HandoffReason::AiUnavailable => "ai_unavailable",
+            HandoffReason::ModelRefused => "model_refused",
             HandoffReason::DeliveryFailed => "delivery_failed",
         }
     }

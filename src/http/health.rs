@@ -6,6 +6,7 @@ use actix_web::{http::StatusCode, web, HttpResponse};
 use serde_json::json;
 
 use super::{error_response, AppState};
+use crate::store::StoreHealth;
 use crate::tickets::supervisor::LiveActors;
 
 /// How long an outbound action may keep failing before `/readyz` reports the outbox stuck: a
@@ -20,14 +21,25 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: 200 when storage takes writes, the ticket supervisor answers, and no outbound
-/// action has been failing for longer than `outbox_stuck_after`; 503 with the reason otherwise.
+/// `GET /readyz`: 200 when storage takes writes (its last write went through, none is stuck, the
+/// commit queue has room), the ticket supervisor answers, and no outbound action has been
+/// failing for longer than `outbox_stuck_after`; 503 with the reason otherwise.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    if !state.store.is_healthy() {
-        return error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "storage: the last write failed",
-        );
+    let storage = match state.store.health() {
+        StoreHealth::Ready => None,
+        StoreHealth::Failing(reason) => Some(format!(
+            "storage: the last write failed ({reason}); retrying by itself"
+        )),
+        StoreHealth::Stuck(busy) => Some(format!(
+            "storage: a write has been waiting for the disk for {} ms (the disk may be unwritable or stalled)",
+            busy.as_millis()
+        )),
+        StoreHealth::QueueFull(queued) => Some(format!(
+            "storage: the commit queue is full ({queued} writes waiting)"
+        )),
+    };
+    if let Some(reason) = storage {
+        return error_response(StatusCode::SERVICE_UNAVAILABLE, reason);
     }
     let answer =
         tokio::time::timeout(Duration::from_secs(2), state.supervisor.send(LiveActors)).await;

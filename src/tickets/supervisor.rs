@@ -68,11 +68,16 @@ impl TicketSupervisor {
         let session = match self.store.load_session(ticket_id) {
             Ok(Some(session)) => session,
             Ok(None) => Session::new(ticket_id),
-            Err(e) => {
+            Err(e) if e.is_damage() => {
                 // Said once per ticket, not at every sweep.
                 if self.unreadable.insert(ticket_id) {
                     tracing::error!(ticket_id, error = %e, "cannot load the ticket's session; its messages stay stored until an operator looks");
                 }
+                return None;
+            }
+            Err(e) => {
+                // Storage failing for now: the sweep tries again once it takes reads.
+                tracing::warn!(ticket_id, error = %e, "cannot load the ticket's session yet; will retry");
                 return None;
             }
         };
@@ -104,8 +109,8 @@ impl TicketSupervisor {
     }
 }
 
-/// How often stored work without a live actor is looked for (a wake-up lost to overload or a
-/// full mailbox is made good here).
+/// How often tickets with stored work are woken (a wake-up lost to overload or a full mailbox,
+/// or a turn that found storage unreadable while it was being reopened, is made good here).
 const SWEEP_EVERY: Duration = Duration::from_secs(5);
 
 impl Actor for TicketSupervisor {
@@ -114,8 +119,11 @@ impl Actor for TicketSupervisor {
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(1024);
         ctx.run_interval(SWEEP_EVERY, |act, ctx| {
+            // Live actors too: one whose turn ran while storage was failing saw no inbox and
+            // went idle with its message still stored. A wake-up during a turn or a retry only
+            // marks one more turn, which takes whatever is stored.
             for ticket_id in act.store.tickets_with_work() {
-                if !act.actors.contains_key(&ticket_id) && !act.unreadable.contains(&ticket_id) {
+                if !act.unreadable.contains(&ticket_id) {
                     act.wake(ticket_id, ctx);
                 }
             }

@@ -30,6 +30,10 @@ pub enum Step {
     Raw(String),
     /// The inner answer, after a delay.
     Slow(Duration, Box<Step>),
+    /// 200 with `content: null` and this `refusal` text.
+    Refusal(String),
+    /// An error status with these headers.
+    StatusWithHeaders(u16, Vec<(String, String)>),
 }
 
 impl Step {
@@ -242,6 +246,17 @@ async fn answer(mut step: Step) -> HttpResponse {
             )
         }
         Step::Empty => completion(json!({"role": "assistant", "content": ""}), "stop"),
+        Step::Refusal(text) => completion(
+            json!({"role": "assistant", "content": null, "refusal": text}),
+            "stop",
+        ),
+        Step::StatusWithHeaders(status, headers) => {
+            let mut r = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+            for (name, value) in headers {
+                r.insert_header((name, value));
+            }
+            r.json(json!({"error": {"message": format!("scripted {status}")}}))
+        }
         Step::Raw(body) => HttpResponse::Ok()
             .content_type("application/json")
             .body(body),

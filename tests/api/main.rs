@@ -15,3 +15,4 @@ mod openai;
 mod reliability;
 mod replies;
 mod restart;
+mod storage;

@@ -449,3 +449,58 @@ async fn a_guardrail_handoff_later_in_a_conversation_gets_the_models_summary() {
         "{note}"
     );
 }
+
+#[actix_web::test]
+async fn a_model_refusal_hands_off_at_once_with_the_refusal_in_the_note() {
+    let model = FakeOpenAi::start();
+    model.script([Step::Refusal("I'm sorry, I can't help with that.".into())]);
+    let app = spawn(&model, &[]).await;
+    app.webhook(&customer_event(320, 3201, "Hi, where is my order #1234?"))
+        .await;
+    eventually("reassignment", WAIT, || {
+        !app.gorgias.ticket_updates(320).is_empty()
+    })
+    .await;
+    assert_eq!(model.decisions().len(), 1, "a refusal is not asked again");
+    assert_eq!(write_kinds(&app, 320), ["reply", "note", "PUT"]);
+    assert!(reply_texts(&app, 320)[0].contains("member of our team"));
+    let note = note_of(&app, 320);
+    assert!(note.contains("model_refused"), "{note}");
+    assert!(note.contains("I can't help with that"), "{note}");
+    let session = app.store().load_session(320).unwrap().unwrap();
+    assert_eq!(session.decisions.back().unwrap().reason, "model_refused");
+}
+
+#[actix_web::test]
+async fn retry_after_forwarded_by_a_litellm_proxy_is_honoured() {
+    let model = FakeOpenAi::start();
+    let header =
+        |name: &str, value: &str| Step::StatusWithHeaders(429, vec![(name.into(), value.into())]);
+    model.script([
+        header("llm_provider-retry-after", "1"),
+        header("llm_provider-retry-after-ms", "600"),
+        Step::reply("Your order ships within 2 business days."),
+    ]);
+    // Backoff alone would retry within 20 ms.
+    let app = spawn(
+        &model,
+        &[
+            ("brain.openai.retry_initial_ms", "10"),
+            ("brain.openai.retry_max_ms", "20"),
+        ],
+    )
+    .await;
+    app.webhook(&customer_event(321, 3211, "Hi, where is my order #1234?"))
+        .await;
+    settled(&app, 321, 1).await;
+    assert_eq!(
+        reply_texts(&app, 321),
+        ["Your order ships within 2 business days."]
+    );
+    let requests = model.decisions();
+    assert_eq!(requests.len(), 3);
+    let first = requests[1].at.duration_since(requests[0].at);
+    assert!(first >= Duration::from_millis(950), "{first:?}");
+    let second = requests[2].at.duration_since(requests[1].at);
+    assert!(second >= Duration::from_millis(580), "{second:?}");
+}
