@@ -1002,6 +1002,47 @@ ai_user_id = 7
     }
 
     #[test]
+    fn the_commented_lifecycle_examples_in_the_shipped_config_are_valid() {
+        let examples = [
+            "tags =",
+            "final_reply_offline =",
+            "reply_tags =",
+            "close_after_reply =",
+            "[business_hours]",
+            "timezone =",
+            "mon =",
+            "tue =",
+            "wed =",
+            "thu =",
+            "fri =",
+            "sat =",
+            "sun =",
+        ];
+        let text: String = include_str!("../config.toml")
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest) if examples.iter().any(|e| rest.starts_with(e)) => rest,
+                _ => line,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let p = Settings::from_toml_and_env(&text, env(&[]))
+            .unwrap()
+            .planner()
+            .unwrap();
+        assert_eq!(
+            p.handoff.tags.expand("no_answer"),
+            ["ai-handoff", "ai-handoff-no_answer"]
+        );
+        assert!(p.handoff.final_reply_offline.is_some());
+        assert_eq!(p.reply.tags.names(), ["ai-replied"]);
+        assert_eq!(
+            p.hours.unwrap().describe(),
+            "America/New_York: mon-fri 09:00-17:00, sat-sun closed"
+        );
+    }
+
+    #[test]
     fn shipped_config_is_valid() {
         let text = include_str!("../config.toml");
         let s = Settings::from_toml_and_env(text, env(&[])).unwrap();
