@@ -344,12 +344,14 @@ fn fifty_topics() -> Vec<Topic> {
             name: name.to_string(),
             description: description.to_string(),
             keywords: keywords.iter().map(|k| k.to_string()).collect(),
+            exclude: Vec::new(),
             action: if skip.contains(name) {
                 TopicAction::Skip
             } else {
                 TopicAction::Handle
             },
             answer: format!("Here is how {name} works at Acme: ..."),
+            answers: Default::default(),
         })
         .collect()
 }

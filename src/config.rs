@@ -1,6 +1,7 @@
 //! Settings: `config.toml` layered with `GORGIAS_AGENT__SECTION__KEY` environment overrides,
 //! deserialized once into typed sections and validated before anything starts.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -107,6 +108,16 @@ impl BrainBackend {
             BrainBackend::Openai => "openai",
         }
     }
+}
+
+/// What the knowledge-base brain does when a topic has no answer in the customer's language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Untranslated {
+    /// Reply with the topic's default `answer`.
+    Answer,
+    /// Hand the ticket to a human who speaks the language.
+    Handoff,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -375,6 +386,8 @@ pub struct HandoffSettings {
     pub tags: Vec<String>,
     /// The final reply outside business hours; empty: `final_reply` at any hour.
     pub final_reply_offline: String,
+    /// `final_reply` in other languages, by language code (`fr = "..."`).
+    pub final_replies: BTreeMap<String, String>,
 }
 
 impl Default for HandoffSettings {
@@ -387,6 +400,7 @@ impl Default for HandoffSettings {
             internal_note: true,
             tags: Vec::new(),
             final_reply_offline: String::new(),
+            final_replies: BTreeMap::new(),
         }
     }
 }
@@ -413,6 +427,7 @@ impl HandoffSettings {
             ));
         }
         HandoffTags::parse(&self.tags)?;
+        check_translations("handoff.final_replies", &self.final_replies)?;
         Ok(())
     }
 }
@@ -526,6 +541,7 @@ impl AutopilotSettings {
                     ),
                 ));
             }
+            check_translations("autopilot.topics.answers", &topic.answers)?;
             if topic.action == TopicAction::Handle
                 && topic.answer.trim().is_empty()
                 && backend == BrainBackend::KnowledgeBase
@@ -551,10 +567,16 @@ pub struct Topic {
     pub description: String,
     #[serde(default)]
     pub keywords: Vec<String>,
+    /// Phrases that veto the topic, however well its keywords match ("cancel", "change").
+    #[serde(default)]
+    pub exclude: Vec<String>,
     #[serde(default)]
     pub action: TopicAction,
     #[serde(default)]
     pub answer: String,
+    /// `answer` in other languages, by language code (`fr = "..."`).
+    #[serde(default)]
+    pub answers: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -564,7 +586,26 @@ pub struct BrainSettings {
     pub knowledge_dir: String,
     /// Minimum retrieval score a topic needs for the knowledge-base brain to answer with it.
     pub min_score: f64,
+    /// How far the best matching topic must score above the runner-up to be answered.
+    pub min_margin: f64,
+    /// The language the topics' `answer` and `handoff.final_reply` are written in.
+    pub answer_language: String,
+    pub untranslated: Untranslated,
+    pub guardrails: GuardrailSettings,
     pub openai: OpenAiSettings,
+}
+
+/// Replacements for the built-in guardrail phrase lists (all languages at once); absent keeps
+/// the built-in list, an empty list switches that guardrail off.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GuardrailSettings {
+    /// Requests for a person.
+    pub human: Option<Vec<String>>,
+    /// Requests the agent cannot carry out (cancel, change, add, edit).
+    pub needs_action: Option<Vec<String>>,
+    /// Complaints about a damaged, wrong or missing item.
+    pub complaint: Option<Vec<String>>,
 }
 
 impl Default for BrainSettings {
@@ -573,6 +614,10 @@ impl Default for BrainSettings {
             backend: BrainBackend::KnowledgeBase,
             knowledge_dir: String::new(),
             min_score: 1.0,
+            min_margin: 1.0,
+            answer_language: "en".into(),
+            untranslated: Untranslated::Answer,
+            guardrails: GuardrailSettings::default(),
             openai: OpenAiSettings::default(),
         }
     }
@@ -587,6 +632,21 @@ impl BrainSettings {
             return Err(ConfigError::invalid(
                 "brain.knowledge_dir",
                 format!("{:?} is not a directory", self.knowledge_dir),
+            ));
+        }
+        if !(self.min_margin >= 0.0 && self.min_margin.is_finite()) {
+            return Err(ConfigError::invalid(
+                "brain.min_margin",
+                "must be a number >= 0",
+            ));
+        }
+        if !is_language_code(&self.answer_language) {
+            return Err(ConfigError::invalid(
+                "brain.answer_language",
+                format!(
+                    "must be a two-letter language code such as \"en\", got {:?}",
+                    self.answer_language
+                ),
             ));
         }
         Ok(())
@@ -695,6 +755,32 @@ impl LogSettings {
         }
         Ok(())
     }
+}
+
+fn is_language_code(code: &str) -> bool {
+    code.len() == 2 && code.chars().all(|c| c.is_ascii_lowercase())
+}
+
+/// Translation tables are keyed by two-letter language codes and hold text.
+fn check_translations(
+    key: &'static str,
+    table: &BTreeMap<String, String>,
+) -> Result<(), ConfigError> {
+    for (code, text) in table {
+        if !is_language_code(code) {
+            return Err(ConfigError::invalid(
+                key,
+                format!("keys are two-letter language codes such as \"fr\", got {code:?}"),
+            ));
+        }
+        if text.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                key,
+                format!("the {code:?} text must not be empty"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl Settings {
@@ -1040,6 +1126,63 @@ ai_user_id = 7
             p.hours.unwrap().describe(),
             "America/New_York: mon-fri 09:00-17:00, sat-sun closed"
         );
+    }
+
+    #[test]
+    fn topics_take_excludes_and_translations_and_the_brain_its_language_rules() {
+        let text = format!(
+            "{MINIMAL}
+[handoff.final_replies]
+fr = \"Un membre de l'équipe vous répond bientôt.\"
+[[autopilot.topics]]
+name = \"order-status\"
+keywords = [\"where is my order\"]
+exclude = [\"cancel\", \"change\"]
+answer = \"It ships in 2 days.\"
+[autopilot.topics.answers]
+fr = \"Elle part sous 2 jours.\"
+[brain]
+untranslated = \"handoff\"
+min_margin = 2.5
+[brain.guardrails]
+needs_action = [\"cancel*\"]
+"
+        );
+        let s = Settings::from_toml_and_env(&text, env(&[])).unwrap();
+        let topic = &s.autopilot.topics[0];
+        assert_eq!(topic.exclude, ["cancel", "change"]);
+        assert_eq!(topic.answers["fr"], "Elle part sous 2 jours.");
+        assert_eq!(s.brain.untranslated, Untranslated::Handoff);
+        assert_eq!(s.brain.min_margin, 2.5);
+        assert_eq!(s.brain.answer_language, "en");
+        assert_eq!(
+            s.brain.guardrails.needs_action.as_deref(),
+            Some(&["cancel*".to_string()][..])
+        );
+        assert!(s.brain.guardrails.human.is_none());
+        assert!(s.handoff.final_replies["fr"].starts_with("Un membre"));
+
+        let defaults = Settings::from_toml_and_env(MINIMAL, env(&[])).unwrap();
+        assert_eq!(defaults.brain.untranslated, Untranslated::Answer);
+        assert_eq!(defaults.brain.min_margin, 1.0);
+    }
+
+    #[test]
+    fn translations_need_language_codes_and_text() {
+        for (extra, key) in [
+            ("[handoff.final_replies]\nfrench = \"x\"\n", "handoff.final_replies"),
+            (
+                "[[autopilot.topics]]\nname = \"a\"\nkeywords = [\"b\"]\nanswer = \"c\"\n[autopilot.topics.answers]\nfr = \" \"\n",
+                "autopilot.topics.answers",
+            ),
+            ("[brain]\nanswer_language = \"english\"\n", "brain.answer_language"),
+            ("[brain]\nmin_margin = -1.0\n", "brain.min_margin"),
+        ] {
+            let err = Settings::from_toml_and_env(&format!("{MINIMAL}{extra}"), env(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{err}");
+        }
     }
 
     #[test]

@@ -68,9 +68,10 @@ pub fn build_brain(settings: &Settings) -> Result<Rc<dyn Brain>, StartError> {
     )
     .map_err(|e| StartError::Knowledge(e.to_string()))?;
     match settings.brain.backend {
-        BrainBackend::KnowledgeBase => Ok(Rc::new(KnowledgeBrain::new(
+        BrainBackend::KnowledgeBase => Ok(Rc::new(KnowledgeBrain::from_settings(
             index,
-            settings.brain.min_score,
+            &settings.brain,
+            &settings.handoff,
         ))),
         BrainBackend::Openai => Ok(Rc::new(OpenAiBrain::new(
             &settings.brain.openai,
@@ -122,7 +123,9 @@ pub async fn start_with_clock(
     let cx = Rc::new(TurnContext {
         store: store.clone(),
         brain: build_brain(&settings)?,
-        guardrails: Guardrails::new(&settings.autopilot.topics, settings.handoff.max_ai_replies),
+        guardrails: Guardrails::new(&settings.autopilot.topics, settings.handoff.max_ai_replies)
+            .with_phrases(&settings.brain.guardrails)
+            .with_final_replies(&settings.handoff.final_replies),
         delivery: Delivery::new(mode, api, Sender::from_settings(&settings.gorgias)),
         planner: settings.planner()?,
         retry: RetryPolicy {

@@ -2,11 +2,15 @@
 //!
 //! `guardrails` holds the checks that never depend on a model (they run first for every brain);
 //! `knowledge` is the embedded knowledge-base brain; `openai` the OpenAI-compatible one, with
-//! its prompt in `prompt`; `text` is the shared tokenizer.
+//! its prompt in `prompt`; `text` is the shared tokenizer, `language` the customer's language,
+//! `phrase` how phrases match a message and `lexicon` the built-in word lists.
 
 pub mod guardrails;
 pub mod knowledge;
+pub mod language;
+pub mod lexicon;
 pub mod openai;
+pub mod phrase;
 pub mod prompt;
 pub mod text;
 
@@ -15,7 +19,7 @@ use futures_util::future::LocalBoxFuture;
 use crate::domain::message::Customer;
 pub use crate::domain::outcome::HandoffReason;
 pub use crate::domain::plan::Decision;
-use crate::domain::session::HistoryEntry;
+use crate::domain::session::{HistoryEntry, Role};
 
 /// Everything a brain may look at: the whole conversation and who the customer is.
 #[derive(Debug, Clone)]
@@ -24,6 +28,8 @@ pub struct BrainInput {
     pub channel: String,
     pub customer: Customer,
     pub subject: Option<String>,
+    /// The ticket's `language` as Gorgias set it (`fr`), when it did.
+    pub language: Option<String>,
     /// The full history, oldest first.
     pub history: Vec<HistoryEntry>,
     /// How many of the last history entries are the new, unanswered customer messages.
@@ -37,6 +43,23 @@ impl BrainInput {
         let start = self.history.len().saturating_sub(self.unanswered);
         self.history[start..]
             .iter()
+            .map(|e| e.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The new messages read in the conversation's language: the ticket's when Gorgias set one,
+    /// else the one detected from all the customer's messages.
+    pub fn analysis(&self) -> phrase::Analysis {
+        let language = language::Language::resolve(self.language.as_deref(), &self.customer_text());
+        phrase::Analysis::in_language(&self.new_text(), language)
+    }
+
+    /// Every customer message of the conversation, joined: what its language is told from.
+    pub fn customer_text(&self) -> String {
+        self.history
+            .iter()
+            .filter(|e| e.role == Role::Customer)
             .map(|e| e.text.as_str())
             .collect::<Vec<_>>()
             .join("\n")

@@ -300,8 +300,10 @@ pub(crate) mod tests {
             name: name.into(),
             description: desc.into(),
             keywords: kw.iter().map(|k| k.to_string()).collect(),
+            exclude: Vec::new(),
             action,
             answer: answer.into(),
+            answers: Default::default(),
         }
     }
 
@@ -352,6 +354,7 @@ pub(crate) mod tests {
                 name: Some("Jane Doe".into()),
             },
             subject: Some("Order status".into()),
+            language: None,
             history: history.iter().map(|(r, t)| entry(*r, t)).collect(),
             unanswered,
             ai_replies: history.iter().filter(|(r, _)| *r == Role::Ai).count() as u32,

@@ -1,63 +1,71 @@
-//! Text normalisation shared by the guardrails and lexical retrieval.
+//! Text normalisation shared by the guardrails and lexical retrieval: lower case, Unicode
+//! compatibility decomposition with the accents dropped, words split on everything else.
 
-/// Words too common to carry meaning in a support message.
-const STOPWORDS: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "but", "by", "can", "could", "did", "do", "does",
-    "for", "from", "had", "has", "have", "hello", "hey", "hi", "how", "i", "i'm", "if", "in",
-    "into", "is", "it", "its", "just", "me", "my", "of", "on", "or", "our", "please", "so", "that",
-    "the", "their", "them", "then", "there", "this", "to", "us", "was", "we", "were", "what",
-    "when", "where", "which", "who", "why", "will", "with", "would", "you", "your",
-];
+use unicode_normalization::UnicodeNormalization;
 
-/// Lower-cased words, punctuation removed, single spaces: for phrase containment checks.
-pub fn normalize(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for word in text
+/// Lower-case, accent-folded words separated by single spaces: "Où est ma COMMANDE n°12 ?"
+/// becomes "ou est ma commande n 12". English "n't" is spelled "not" and a final "'s" "is", so
+/// "didn't arrive" and "where's my order" read like their long forms; other apostrophes split
+/// words ("l'adresse" is "l adresse").
+pub fn fold(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    for c in text.nfkd() {
+        match c {
+            // Combining marks are what NFKD splits accents into.
+            '\u{0300}'..='\u{036f}' => {}
+            'ß' => plain.push_str("ss"),
+            'æ' | 'Æ' => plain.push_str("ae"),
+            'œ' | 'Œ' => plain.push_str("oe"),
+            'ø' | 'Ø' => plain.push('o'),
+            'đ' | 'Đ' => plain.push('d'),
+            'ł' | 'Ł' => plain.push('l'),
+            '\u{2019}' | '\u{02bc}' | '`' | '\u{00b4}' => plain.push('\''),
+            c => plain.extend(c.to_lowercase()),
+        }
+    }
+    let mut out = String::with_capacity(plain.len());
+    for word in plain
         .split(|c: char| !(c.is_alphanumeric() || c == '\''))
         .filter(|w| !w.is_empty())
     {
-        if !out.is_empty() {
-            out.push(' ');
+        for part in expand_apostrophes(word) {
+            if part.is_empty() {
+                continue;
+            }
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(part);
         }
-        out.extend(word.trim_matches('\'').chars().flat_map(char::to_lowercase));
     }
     out
 }
 
-/// A crude English stem: enough to match "orders"/"order", "shipping"/"shipped"/"ship".
-pub fn stem(word: &str) -> String {
-    let w = word;
-    for suffix in ["ing", "ed", "es", "s"] {
-        if w.len() > suffix.len() + 2 && w.ends_with(suffix) {
-            let base = &w[..w.len() - suffix.len()];
-            // "shipped" -> "shipp" -> "ship"
-            let bytes = base.as_bytes();
-            if bytes.len() >= 2 && bytes[bytes.len() - 1] == bytes[bytes.len() - 2] {
-                return base[..base.len() - 1].to_string();
-            }
-            return base.to_string();
-        }
+/// The parts of one word with apostrophes: "didn't" -> ["did", "not"], "where's" ->
+/// ["where", "is"], "won't" -> ["will", "not"], "l'adresse" -> ["l", "adresse"].
+fn expand_apostrophes(word: &str) -> Vec<&str> {
+    let word = word.trim_matches('\'');
+    if !word.contains('\'') {
+        return vec![word];
     }
-    w.to_string()
+    match word {
+        "won't" => return vec!["will", "not"],
+        "can't" => return vec!["can", "not"],
+        "shan't" => return vec!["shall", "not"],
+        _ => {}
+    }
+    if let Some(base) = word.strip_suffix("n't") {
+        return vec![base, "not"];
+    }
+    if let Some(base) = word.strip_suffix("'s") {
+        return vec![base, "is"];
+    }
+    word.split('\'').collect()
 }
 
-/// Stemmed content words of `text`, in order (stopwords dropped).
-pub fn terms(text: &str) -> Vec<String> {
-    normalize(text)
-        .split(' ')
-        .filter(|w| !w.is_empty() && !STOPWORDS.contains(w))
-        .map(stem)
-        .collect()
-}
-
-/// Whether `phrase` occurs in `text` as whole words (both normalised).
-pub fn contains_phrase(normalized_text: &str, phrase: &str) -> bool {
-    let phrase = normalize(phrase);
-    if phrase.is_empty() {
-        return false;
-    }
-    let hay = format!(" {normalized_text} ");
-    hay.contains(&format!(" {phrase} "))
+/// The words of a folded text.
+pub fn words(folded: &str) -> impl Iterator<Item = &str> {
+    folded.split(' ').filter(|w| !w.is_empty())
 }
 
 #[cfg(test)]
@@ -65,25 +73,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn normalize_and_terms() {
+    fn folding_lowercases_drops_accents_and_punctuation() {
         assert_eq!(
-            normalize("Where's my ORDER #1234?!"),
-            "where's my order 1234"
+            fold("Où est ma COMMANDE n°12 ?!"),
+            "ou est ma commande n 12"
         );
         assert_eq!(
-            terms("Where is my order? It shipped!"),
-            vec!["order", "ship"]
+            fold("Größe ändern, s'il vous plaît"),
+            "grosse andern s il vous plait"
         );
-        assert_eq!(stem("orders"), "order");
-        assert_eq!(stem("shipping"), "ship");
+        assert_eq!(fold("¿Dónde está mi pedido?"), "donde esta mi pedido");
+        assert_eq!(fold("l’adresse de livraison"), "l adresse de livraison");
+        // The composed and decomposed forms of é are one letter after folding.
+        assert_eq!(fold("caf\u{e9}"), fold("cafe\u{301}"));
     }
 
     #[test]
-    fn phrases_match_whole_words_only() {
-        let t = normalize("I want to speak to a human please");
-        assert!(contains_phrase(&t, "human"));
-        assert!(contains_phrase(&t, "Speak to a"));
-        assert!(!contains_phrase(&t, "hum"));
-        assert!(!contains_phrase(&t, ""));
+    fn english_contractions_read_like_their_long_form() {
+        assert_eq!(fold("I didn't get it"), "i did not get it");
+        assert_eq!(fold("Where's my order?"), "where is my order");
+        assert_eq!(fold("It won't arrive"), "it will not arrive");
+        assert_eq!(fold("'quoted' words"), "quoted words");
+    }
+
+    #[test]
+    fn braces_and_digits_are_plain_separators() {
+        assert_eq!(fold("order #1001 {order.name}"), "order 1001 order name");
+        assert_eq!(words("a  b").count(), 2);
     }
 }

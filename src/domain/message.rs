@@ -35,6 +35,9 @@ pub struct CustomerMessage {
     /// Where the customer wrote to (reply `source.from`), when Gorgias told us.
     pub support_address: Option<Address>,
     pub subject: Option<String>,
+    /// The ticket's language as Gorgias set it; older stored messages have none.
+    #[serde(default)]
+    pub language: Option<String>,
     pub text: String,
     pub created_datetime: Option<String>,
 }
@@ -58,6 +61,7 @@ impl CustomerMessage {
             },
             support_address: None,
             subject: None,
+            language: None,
             text: text.into(),
             created_datetime: None,
         }

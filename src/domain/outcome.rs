@@ -55,6 +55,10 @@ pub enum HandoffReason {
     ModelRefused,
     /// Gorgias refused a reply permanently.
     DeliveryFailed,
+    /// The customer asks for something the agent cannot do (cancel, change, add, edit).
+    NeedsAction,
+    /// The customer complains about a damaged, wrong or missing item.
+    Complaint,
 }
 
 impl HandoffReason {
@@ -68,6 +72,8 @@ impl HandoffReason {
             HandoffReason::AiUnavailable => "ai_unavailable",
             HandoffReason::ModelRefused => "model_refused",
             HandoffReason::DeliveryFailed => "delivery_failed",
+            HandoffReason::NeedsAction => "needs_action",
+            HandoffReason::Complaint => "complaint",
         }
     }
 }

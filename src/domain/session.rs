@@ -178,6 +178,9 @@ pub struct Session {
     pub replies_counted_from: usize,
     /// Where the next reply goes: the latest customer message's channel and addresses.
     pub target: Option<ReplyTarget>,
+    /// The ticket's language as Gorgias last set it, for the brain; older sessions have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
     pub decisions: VecDeque<DecisionRecord>,
     pub outbox: VecDeque<OutboundAction>,
     pub failed: VecDeque<FailedAction>,
@@ -194,6 +197,7 @@ impl Session {
             answered_upto: 0,
             replies_counted_from: 0,
             target: None,
+            language: None,
             decisions: VecDeque::new(),
             outbox: VecDeque::new(),
             failed: VecDeque::new(),
@@ -226,6 +230,9 @@ impl Session {
             at: now,
         });
         self.target = Some(ReplyTarget::from_message(message));
+        if message.language.is_some() {
+            self.language = message.language.clone();
+        }
         if self.is_handed_off() {
             self.answered_upto = self.history.len();
             self.record(

@@ -40,6 +40,8 @@ pub struct TicketView {
     pub id: u64,
     pub channel: Option<String>,
     pub subject: Option<String>,
+    /// The ticket's language as Gorgias detected it (`fr`), when set.
+    pub language: Option<String>,
     pub assignee_user_id: Option<u64>,
     pub assignee_team_id: Option<u64>,
     pub customer: Party,
@@ -97,6 +99,7 @@ pub fn parse_event(body: &[u8]) -> Result<WebhookEvent, ParseError> {
         id: ticket_id,
         channel: string_at(&t, "channel"),
         subject: string_at(&t, "subject"),
+        language: string_at(&t, "language"),
         assignee_user_id: nested_or_flat_id(&t, "assignee_user", "ticket.assignee_user")?,
         assignee_team_id: nested_or_flat_id(&t, "assignee_team", "ticket.assignee_team")?,
         customer: party(&t, "customer", "ticket.customer")?,
@@ -401,6 +404,20 @@ mod tests {
 
     fn wrap(ticket: &str, message: &str) -> Vec<u8> {
         format!("{{\"ticket\": {ticket}, \"message\": {message}}}").into_bytes()
+    }
+
+    #[test]
+    fn the_ticket_language_is_read_when_gorgias_sets_it() {
+        assert_eq!(
+            parse_event(MAIN.as_bytes())
+                .unwrap()
+                .ticket
+                .language
+                .as_deref(),
+            Some("en")
+        );
+        let unset = parse_event(br#"{"ticket": {"id": 1, "language": null}}"#).unwrap();
+        assert_eq!(unset.ticket.language, None);
     }
 
     #[test]

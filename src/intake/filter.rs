@@ -91,6 +91,7 @@ pub fn classify(
         customer_address,
         support_address: message.source_to.first().cloned(),
         subject: message.subject.clone().or_else(|| ticket.subject.clone()),
+        language: ticket.language.clone(),
         text: message.text.clone(),
         created_datetime: message.created_datetime.clone(),
     })
@@ -119,6 +120,17 @@ mod tests {
 
     fn main_event() -> WebhookEvent {
         parse_event(MAIN.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn the_ticket_language_is_carried_for_the_brain() {
+        let m = classify(&main_event(), &rules()).unwrap();
+        assert_eq!(m.language.as_deref(), Some("en"));
+        // Messages stored before the field existed still decode.
+        let mut stored = serde_json::to_value(&m).unwrap();
+        stored.as_object_mut().unwrap().remove("language");
+        let old: CustomerMessage = serde_json::from_value(stored).unwrap();
+        assert_eq!(old.language, None);
     }
 
     #[test]

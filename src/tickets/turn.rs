@@ -162,6 +162,7 @@ async fn decide(cx: &TurnContext, session: &mut Session) {
                 name: None,
             }),
         subject: target.and_then(|t| t.subject.clone()),
+        language: session.language.clone(),
         history: session.history.clone(),
         unanswered: session.history.len() - first_unanswered,
         ai_replies: session.ai_reply_count(),

@@ -53,9 +53,11 @@ internal_note = true
 [[autopilot.topics]]
 name = "order-status"
 description = "Where an order is, tracking, delivery times"
-keywords = ["where is my order", "tracking", "shipped", "delivery"]
+keywords = ["where is my order", "tracking", "shipped", "delivery", "où est ma commande"]
 action = "handle"
 answer = "Your order ships within 2 business days; the tracking link is in your confirmation email."
+[autopilot.topics.answers]
+fr = "Votre commande part sous 2 jours ouvrés ; le lien de suivi est dans votre e-mail de confirmation."
 
 [[autopilot.topics]]
 name = "returns"

@@ -3,6 +3,7 @@
 mod admin;
 mod check;
 mod crash;
+mod eval;
 mod fake_gorgias;
 mod fake_openai;
 mod handoff;

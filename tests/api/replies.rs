@@ -183,3 +183,56 @@ async fn fifty_tickets_in_parallel_are_each_answered_exactly_once_per_message() 
             .contains("30 days"));
     }
 }
+
+#[actix_web::test]
+async fn the_reply_is_in_the_tickets_language_when_the_topic_has_it() {
+    let app = TestApp::spawn().await;
+    // Gorgias set the ticket's language: it decides, whatever the words look like.
+    let mut french = customer_event(13, 131, "where is my order");
+    french["ticket"]["language"] = json!("fr");
+    app.webhook(&french).await;
+    // No language on the ticket: detected from the message.
+    let mut detected = customer_event(14, 141, "Bonjour, où est ma commande ?");
+    detected["ticket"]["language"] = json!(null);
+    app.webhook(&detected).await;
+    // A language the topic has no translation for: the default answer.
+    let mut german = customer_event(15, 151, "where is my order");
+    german["ticket"]["language"] = json!("de");
+    app.webhook(&german).await;
+    eventually("three replies", WAIT, || {
+        [13, 14, 15]
+            .iter()
+            .all(|&t| app.gorgias.replies(t).len() == 1)
+    })
+    .await;
+    let text = |t: u64| {
+        app.gorgias.replies(t)[0].body["body_text"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        text(13).starts_with("Votre commande part sous 2 jours"),
+        "{}",
+        text(13)
+    );
+    assert!(
+        text(14).starts_with("Votre commande part sous 2 jours"),
+        "{}",
+        text(14)
+    );
+    assert!(
+        text(15).starts_with("Your order ships within 2 business days"),
+        "{}",
+        text(15)
+    );
+    let session = app.store().load_session(13).unwrap().unwrap();
+    let detail = session
+        .decisions
+        .back()
+        .unwrap()
+        .detail
+        .clone()
+        .unwrap_or_default();
+    assert!(detail.contains("language fr (ticket)"), "{detail}");
+}
