@@ -18,7 +18,9 @@
 //!   [`check`] verifies a configuration against Gorgias before going live; [`retry`], [`text`]
 //!   and [`time`] are the small rules every layer shares;
 //! - [`metrics`] counts what happens along the way for `GET /metrics`, and the admin API
-//!   ([`http::admin`]) shows a ticket's session and resumes a handed-off one.
+//!   ([`http::admin`]) shows a ticket's session and resumes a handed-off one;
+//! - [`replay`] takes past tickets through the same [`intake`] and [`tickets::turn`], offline,
+//!   on a scratch store, and reports what the AI would have done.
 
 pub mod brain;
 pub mod check;
@@ -29,6 +31,7 @@ pub mod gorgias;
 pub mod http;
 pub mod intake;
 pub mod metrics;
+pub mod replay;
 pub mod retry;
 pub mod server;
 pub mod store;

@@ -19,7 +19,7 @@ use crate::brain::Brain;
 use crate::config::{BrainBackend, ConfigError, Settings};
 use crate::dedup::DedupActor;
 use crate::domain::hours::Clock;
-use crate::domain::plan::Mode;
+use crate::domain::plan::{Mode, Planner};
 use crate::gorgias::api::{GorgiasApi, Sender};
 use crate::gorgias::ratelimit::RateLimiter;
 use crate::http::admin::SettingsView;
@@ -85,6 +85,46 @@ pub fn build_brain(settings: &Settings) -> Result<Rc<dyn Brain>, StartError> {
     }
 }
 
+/// The filter rules of intake, from the settings (serve and replay read the same ones).
+pub fn filter_rules(settings: &Settings) -> FilterRules {
+    FilterRules {
+        ai_user_id: settings.gorgias.ai_user_id,
+        autopilot: settings.autopilot.clone(),
+    }
+}
+
+/// What every turn needs: the configured brain and guardrails, the planner for `mode`, and
+/// `delivery`. The one place a turn's context is built, for `serve` and `replay` alike, so the
+/// two cannot decide differently.
+pub fn turn_context(
+    settings: &Settings,
+    store: Store,
+    mode: Mode,
+    delivery: Delivery,
+    metrics: Metrics,
+) -> Result<TurnContext, StartError> {
+    Ok(TurnContext {
+        store,
+        brain: build_brain(settings)?,
+        guardrails: Guardrails::new(&settings.autopilot.topics, settings.handoff.max_ai_replies)
+            .with_phrases(&settings.brain.guardrails)
+            .with_final_replies(&settings.handoff.final_replies),
+        delivery,
+        planner: Planner {
+            mode,
+            ..settings.planner()?
+        },
+        retry: RetryPolicy {
+            initial: settings.gorgias.retry_initial(),
+            max: settings.gorgias.retry_max(),
+            give_up_after: settings.gorgias.retry_for(),
+            in_doubt_delay: settings.gorgias.request_timeout(),
+        },
+        metrics,
+        clock: Clock::System,
+    })
+}
+
 /// Starts everything on the current actix system, serving on `listener`.
 pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running, StartError> {
     start_with_clock(settings, listener, Clock::System).await
@@ -120,23 +160,15 @@ pub async fn start_with_clock(
     let api = (mode != Mode::DryRun).then(|| {
         GorgiasApi::new(&settings.gorgias, limiter).with_observer(metrics.gorgias_observer())
     });
-    let cx = Rc::new(TurnContext {
-        store: store.clone(),
-        brain: build_brain(&settings)?,
-        guardrails: Guardrails::new(&settings.autopilot.topics, settings.handoff.max_ai_replies)
-            .with_phrases(&settings.brain.guardrails)
-            .with_final_replies(&settings.handoff.final_replies),
-        delivery: Delivery::new(mode, api, Sender::from_settings(&settings.gorgias)),
-        planner: settings.planner()?,
-        retry: RetryPolicy {
-            initial: settings.gorgias.retry_initial(),
-            max: settings.gorgias.retry_max(),
-            give_up_after: settings.gorgias.retry_for(),
-            in_doubt_delay: settings.gorgias.request_timeout(),
-        },
-        metrics: metrics.clone(),
-        clock,
-    });
+    let mut cx = turn_context(
+        &settings,
+        store.clone(),
+        mode,
+        Delivery::new(mode, api, Sender::from_settings(&settings.gorgias)),
+        metrics.clone(),
+    )?;
+    cx.clock = clock;
+    let cx = Rc::new(cx);
     let supervisor = TicketSupervisor::new(cx, settings.sessions.idle()).start();
     let recovered = supervisor
         .send(RecoverPending)
@@ -147,10 +179,7 @@ pub async fn start_with_clock(
         webhook_token: settings.server.webhook_token.clone(),
         max_body_bytes: settings.server.max_body_bytes,
         intake: Intake::new(
-            FilterRules {
-                ai_user_id: settings.gorgias.ai_user_id,
-                autopilot: settings.autopilot.clone(),
-            },
+            filter_rules(&settings),
             store.clone(),
             dedup.clone(),
             supervisor.clone().recipient(),

@@ -287,6 +287,8 @@ impl Trees {
 struct Shared {
     path: PathBuf,
     options: StoreOptions,
+    /// Commits are flushed before they are answered (all but a scratch store).
+    durable: bool,
     /// `None` after a failed write until the committer has reopened the database.
     trees: RwLock<Option<Arc<Trees>>>,
     /// Why storage does not take writes; `None` while it does.
@@ -525,15 +527,31 @@ impl Store {
         Store::open_with(path, StoreOptions::default())
     }
 
+    /// Opens a throwaway store (replay's, in a temporary directory): commits are applied but
+    /// not flushed, since nothing in it must survive the process, and a flush per commit would
+    /// dominate a replay of thousands of tickets.
+    pub fn open_scratch(path: &Path) -> Result<Store, StoreError> {
+        Store::open_durable(path, StoreOptions::default(), false)
+    }
+
     /// Opens (or creates) the store at `path` and starts its committer thread. Refuses a store
     /// that has lost committed data unless `options.accept_data_loss`.
     pub fn open_with(path: &Path, options: StoreOptions) -> Result<Store, StoreError> {
+        Store::open_durable(path, options, true)
+    }
+
+    fn open_durable(
+        path: &Path,
+        options: StoreOptions,
+        durable: bool,
+    ) -> Result<Store, StoreError> {
         let trees = open_trees(path, &options)?;
         let (tx, rx) = mpsc::sync_channel(options.commit_queue.max(1));
         let (exit_tx, exit_rx) = mpsc::channel::<()>();
         let shared = Arc::new(Shared {
             path: path.to_path_buf(),
             options,
+            durable,
             trees: RwLock::new(Some(Arc::new(trees))),
             failure: Mutex::new(None),
             queued: AtomicU64::new(0),
@@ -951,10 +969,12 @@ impl Committer {
         let seq = trees.seq.load(Ordering::Relaxed) + 1;
         guarded(|| trees.meta.insert(SEQ_KEY, &seq.to_be_bytes()))??;
         self.shared.faults.wait_while_stalled();
-        if let Some(e) = self.shared.faults.flush_error() {
-            return Err(e);
+        if self.shared.durable {
+            if let Some(e) = self.shared.faults.flush_error() {
+                return Err(e);
+            }
+            guarded(|| trees.db.flush())??;
         }
-        guarded(|| trees.db.flush())??;
         trees.seq.store(seq, Ordering::Relaxed);
         let explicit_flush = batch.iter().any(|job| job.writes.is_empty());
         if explicit_flush || self.watermark_at.elapsed() >= WATERMARK_EVERY {
@@ -1047,6 +1067,27 @@ mod tests {
 
     fn message(ticket_id: u64, message_id: u64) -> CustomerMessage {
         CustomerMessage::sample(ticket_id, message_id, "hi")
+    }
+
+    #[actix::test]
+    async fn a_scratch_store_applies_commits_without_flushing_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |store: &Store| {
+            let key = InboxKey {
+                ticket_id: 3,
+                seq: store.next_seq().unwrap(),
+            };
+            vec![Write::inbox_put(key, &message(3, 1))]
+        };
+        // A flush that would fail: a durable store refuses the commit, a scratch one never
+        // flushes, so it takes it.
+        let durable = Store::open(&dir.path().join("durable")).unwrap();
+        durable.faults().fail_flush(true);
+        assert!(durable.commit(write(&durable)).await.is_err());
+        let scratch = Store::open_scratch(&dir.path().join("scratch")).unwrap();
+        scratch.faults().fail_flush(true);
+        scratch.commit(write(&scratch)).await.unwrap();
+        assert_eq!(scratch.inbox_for(3).len(), 1);
     }
 
     #[actix::test]

@@ -388,6 +388,36 @@ impl GorgiasApi {
         .await
     }
 
+    /// One page of `GET /api/tickets`, newest first: the tickets and the next page's cursor.
+    pub async fn list_tickets(
+        &self,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<Value>, Option<String>), GorgiasError> {
+        let mut path = format!("/api/tickets?limit={limit}&order_by=created_datetime:desc");
+        if let Some(c) = cursor {
+            path.push_str("&cursor=");
+            path.push_str(&percent_encode(c));
+        }
+        let page = self.call("list_tickets", Method::GET, &path, None).await?;
+        page_items(page, "ticket list")
+    }
+
+    /// One page of `GET /api/tickets/{id}/messages`, whole messages, with the next cursor.
+    pub async fn ticket_messages(
+        &self,
+        ticket_id: u64,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<Value>, Option<String>), GorgiasError> {
+        let mut path = format!("/api/tickets/{ticket_id}/messages?limit=100");
+        if let Some(c) = cursor {
+            path.push_str("&cursor=");
+            path.push_str(&percent_encode(c));
+        }
+        let page = self.call("list_messages", Method::GET, &path, None).await?;
+        page_items(page, "message list")
+    }
+
     async fn call(
         &self,
         endpoint: &'static str,
@@ -469,6 +499,22 @@ impl GorgiasApi {
             return Ok(Value::Null);
         }
         serde_json::from_slice(&bytes).map_err(|e| GorgiasError::Decode(e.to_string()))
+    }
+}
+
+/// A cursor-paginated answer: its `data` array and `meta.next_cursor` (absent or empty: the
+/// last page).
+fn page_items(page: Value, what: &str) -> Result<(Vec<Value>, Option<String>), GorgiasError> {
+    let next = page["meta"]["next_cursor"]
+        .as_str()
+        .filter(|c| !c.is_empty())
+        .map(str::to_string);
+    match page {
+        Value::Object(mut map) => match map.remove("data") {
+            Some(Value::Array(items)) => Ok((items, next)),
+            _ => Err(GorgiasError::Decode(format!("{what} has no data array"))),
+        },
+        _ => Err(GorgiasError::Decode(format!("{what} is not an object"))),
     }
 }
 

@@ -106,7 +106,8 @@ pub struct Intake {
     rules: FilterRules,
     store: Store,
     dedup: Addr<DedupActor>,
-    wake: Recipient<WakeTicket>,
+    /// `None`: the caller runs the ticket's turn itself once an event is accepted (replay).
+    wake: Option<Recipient<WakeTicket>>,
     metrics: Metrics,
     recent: RecentIntake,
 }
@@ -123,7 +124,25 @@ impl Intake {
             rules,
             store,
             dedup,
-            wake,
+            wake: Some(wake),
+            metrics,
+            recent: RecentIntake::default(),
+        }
+    }
+
+    /// The same intake for a caller that runs each accepted ticket's turn itself, awaiting it,
+    /// instead of waking a ticket actor (replay).
+    pub fn caller_driven(
+        rules: FilterRules,
+        store: Store,
+        dedup: Addr<DedupActor>,
+        metrics: Metrics,
+    ) -> Intake {
+        Intake {
+            rules,
+            store,
+            dedup,
+            wake: None,
             metrics,
             recent: RecentIntake::default(),
         }
@@ -210,7 +229,11 @@ impl Intake {
         // Stored, so a wake-up that does not fit in the supervisor's bounded mailbox is not
         // lost: its sweep picks the ticket up within seconds. Not awaited: the answer does not
         // depend on it.
-        if let Err(e) = self.wake.try_send(WakeTicket(ticket_id)) {
+        let woken = self
+            .wake
+            .as_ref()
+            .map(|w| w.try_send(WakeTicket(ticket_id)));
+        if let Some(Err(e)) = woken {
             tracing::warn!(ticket_id, message_id, error = %e, "ticket supervisor busy; the stored message will be picked up by its sweep");
         }
         Ok(IntakeResult::Accepted {

@@ -21,6 +21,8 @@ pub const LATE_ANSWER: Duration = Duration::from_millis(2500);
 pub struct Call {
     pub method: String,
     pub path: String,
+    /// The query string (`limit=..&cursor=..`), empty when there is none.
+    pub query: String,
     pub body: Value,
     pub status: u16,
 }
@@ -61,6 +63,10 @@ struct State {
     drop_after_post: u32,
     /// After this many more successful writes, answer 503 to everything (until cleared).
     block_after_writes: Option<u32>,
+    /// Past tickets (newest first) with their `messages`, for `GET /api/tickets`.
+    past_tickets: Vec<Value>,
+    /// The most items one page of a list holds (0: as many as asked for).
+    page_size: usize,
 }
 
 /// Handle to a running fake; cheap to clone.
@@ -226,6 +232,40 @@ impl FakeGorgias {
     pub fn set_teams(&self, teams: &[u64]) {
         self.lock().teams = teams.to_vec();
     }
+    /// Past tickets, newest first, each with its `messages`: listed by `GET /api/tickets`, and
+    /// their messages by `GET /api/tickets/{id}/messages`.
+    pub fn seed_tickets(&self, tickets: Vec<Value>) {
+        self.lock().past_tickets = tickets;
+    }
+    /// Lists answer at most `n` items per page (cursor pagination beyond).
+    pub fn page_size(&self, n: usize) {
+        self.lock().page_size = n;
+    }
+}
+
+/// One page of `items` from the offset in `cursor`, at most `limit` (and the page size) long.
+fn page(items: Vec<Value>, req: &HttpRequest, page_size: usize) -> HttpResponse {
+    let query =
+        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+            .map(|q| q.into_inner())
+            .unwrap_or_default();
+    let start: usize = query
+        .get("cursor")
+        .and_then(|c| c.strip_prefix("offset-"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let mut limit: usize = query
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(30);
+    if page_size > 0 {
+        limit = limit.min(page_size);
+    }
+    let end = (start + limit).min(items.len());
+    let data: Vec<Value> = items.get(start..end).unwrap_or_default().to_vec();
+    let next = (end < items.len()).then(|| format!("offset-{end}"));
+    HttpResponse::Ok()
+        .json(json!({"data": data, "meta": {"next_cursor": next, "prev_cursor": null}}))
 }
 
 fn error(status: u16, msg: &str) -> HttpResponse {
@@ -268,6 +308,7 @@ async fn handle(
         s.calls.push(Call {
             method,
             path,
+            query: req.query_string().to_string(),
             body,
             status,
         });
@@ -385,8 +426,28 @@ fn answer(
             };
             (HttpResponse::Created().json(created), drop)
         }
+        ("GET", ["api", "tickets"]) => {
+            let listed: Vec<Value> = s
+                .past_tickets
+                .iter()
+                .map(|t| {
+                    let mut t = t.clone();
+                    t.as_object_mut().map(|o| o.remove("messages"));
+                    t
+                })
+                .collect();
+            (page(listed, req, s.page_size), false)
+        }
         ("GET", ["api", "tickets", id, "messages"]) => {
             let ticket_id: u64 = id.parse().unwrap_or(0);
+            let past = s
+                .past_tickets
+                .iter()
+                .find(|t| t["id"] == ticket_id)
+                .and_then(|t| t["messages"].as_array().cloned());
+            if let Some(messages) = past {
+                return (page(messages, req, s.page_size), false);
+            }
             let data: Vec<Value> = s
                 .messages
                 .iter()

@@ -14,6 +14,7 @@ mod logs;
 mod metrics;
 mod openai;
 mod reliability;
+mod replay;
 mod replies;
 mod restart;
 mod storage;
