@@ -457,11 +457,16 @@ impl DedupSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct SessionSettings {
     pub idle_secs: u64,
+    /// Sessions idle this many days are deleted by a background sweep; 0 keeps everything.
+    pub retention_days: u64,
 }
 
 impl Default for SessionSettings {
     fn default() -> Self {
-        SessionSettings { idle_secs: 300 }
+        SessionSettings {
+            idle_secs: 300,
+            retention_days: 0,
+        }
     }
 }
 
@@ -469,6 +474,11 @@ impl SessionSettings {
     /// How long a ticket actor without work lives before it is stopped.
     pub fn idle(&self) -> Duration {
         Duration::from_secs(self.idle_secs)
+    }
+
+    /// How long an idle session is kept, `None` for ever.
+    pub fn retention_secs(&self) -> Option<u64> {
+        (self.retention_days > 0).then(|| self.retention_days.saturating_mul(86_400))
     }
 
     fn validate(&self) -> Result<(), ConfigError> {

@@ -169,7 +169,9 @@ pub async fn start_with_clock(
     )?;
     cx.clock = clock;
     let cx = Rc::new(cx);
-    let supervisor = TicketSupervisor::new(cx, settings.sessions.idle()).start();
+    let supervisor = TicketSupervisor::new(cx, settings.sessions.idle())
+        .with_retention(settings.sessions.retention_secs())
+        .start();
     let recovered = supervisor
         .send(RecoverPending)
         .await

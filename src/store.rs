@@ -819,6 +819,124 @@ impl Store {
             })
     }
 
+    /// Up to `limit` stored sessions with ticket ids after `after` (from the first when `None`),
+    /// in ticket order, and where the next batch starts (`None` once the scan is done). Sessions
+    /// that cannot be read are reported and skipped.
+    pub fn sessions_after(&self, after: Option<u64>, limit: usize) -> (Vec<Session>, Option<u64>) {
+        let Ok(trees) = self.trees() else {
+            return (Vec::new(), None);
+        };
+        let start = match after {
+            None => 0,
+            Some(a) => match a.checked_add(1) {
+                Some(start) => start,
+                None => return (Vec::new(), None),
+            },
+        };
+        let (mut sessions, mut last, mut scanned) = (Vec::new(), None, 0usize);
+        for item in guard(trees.sessions.range(start.to_be_bytes()..)).take(limit) {
+            scanned += 1;
+            let (k, v) = match item {
+                Ok(kv) => kv,
+                Err(e) => {
+                    self.shared().report("the sessions", None, &e);
+                    return (sessions, None);
+                }
+            };
+            let Ok(bytes) = <[u8; 8]>::try_from(k.as_ref()) else {
+                continue;
+            };
+            let ticket_id = u64::from_be_bytes(bytes);
+            last = Some(ticket_id);
+            match serde_json::from_slice::<Session>(&v) {
+                Ok(session) => sessions.push(session),
+                Err(e) => self.shared().report(
+                    &format!("session of ticket {ticket_id}"),
+                    Some(ticket_id),
+                    &StoreError::Corrupt {
+                        what: format!("session of ticket {ticket_id}"),
+                        reason: e.to_string(),
+                    },
+                ),
+            }
+        }
+        (sessions, last.filter(|_| scanned >= limit))
+    }
+
+    /// Every write that removes what is stored for `ticket_id`, in every tree keyed by ticket
+    /// (session, pending and handoff index entries, inbox entries): erasure and retention both
+    /// go through here, so a tree added later is deleted by extending this one function.
+    pub fn ticket_erasure(&self, ticket_id: u64) -> Vec<Write> {
+        let key = ticket_id.to_be_bytes().to_vec();
+        let mut writes = vec![
+            Write::Delete(TreeName::Sessions, key.clone()),
+            Write::Delete(TreeName::Pending, key.clone()),
+            Write::Delete(TreeName::Handoffs, key),
+        ];
+        writes.extend(
+            self.inbox_for(ticket_id)
+                .into_iter()
+                .map(|(k, _)| Write::inbox_delete(k)),
+        );
+        writes
+    }
+
+    /// The tickets whose session or pending inbox entries belong to the customer with this
+    /// email (compared case-insensitively). A scan of the sessions and the inbox: erasure is
+    /// rare and operator-driven, and a scan cannot miss a session an index failed to follow.
+    pub fn tickets_of_customer(&self, email: &str) -> Result<BTreeSet<u64>, StoreError> {
+        let email = email.trim();
+        let matches = |candidate: &str| candidate.trim().eq_ignore_ascii_case(email);
+        let trees = self.trees()?;
+        let mut tickets = BTreeSet::new();
+        for item in guard(trees.sessions.iter()) {
+            let (k, v) = item?;
+            let Ok(bytes) = <[u8; 8]>::try_from(k.as_ref()) else {
+                continue;
+            };
+            // Only what identifies the customer is decoded, not the whole session.
+            #[derive(serde::Deserialize)]
+            struct Owner {
+                target: Option<crate::domain::session::ReplyTarget>,
+            }
+            let ticket_id = u64::from_be_bytes(bytes);
+            let owner: Owner = match serde_json::from_slice(&v) {
+                Ok(owner) => owner,
+                Err(e) => {
+                    let e = StoreError::Corrupt {
+                        what: format!("session of ticket {ticket_id}"),
+                        reason: e.to_string(),
+                    };
+                    self.shared().report(
+                        &format!("session of ticket {ticket_id}"),
+                        Some(ticket_id),
+                        &e,
+                    );
+                    continue;
+                }
+            };
+            if owner
+                .target
+                .is_some_and(|t| matches(&t.customer.email) || matches(&t.customer_address.address))
+            {
+                tickets.insert(ticket_id);
+            }
+        }
+        for item in guard(trees.inbox.iter()) {
+            let (k, v) = item?;
+            let (Some(key), Ok(m)) = (
+                InboxKey::decode(&k),
+                serde_json::from_slice::<CustomerMessage>(&v),
+            ) else {
+                continue;
+            };
+            if matches(&m.customer.email) || matches(&m.customer_address.address) {
+                tickets.insert(key.ticket_id);
+            }
+        }
+        Ok(tickets)
+    }
+
     /// Makes everything committed so far durable (used on shutdown), waiting at most the commit
     /// timeout: a committer stuck on an unwritable disk must not hang the stop. The error says
     /// what could not be flushed.

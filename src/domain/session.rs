@@ -390,6 +390,24 @@ impl Session {
     }
 
     /// Whether anything is owed: unanswered messages or undelivered actions.
+    /// When anything last happened on the session (unix seconds): a message, a decision, a
+    /// handoff; what retention measures idleness from.
+    pub fn last_activity(&self) -> u64 {
+        let message = self.history.iter().map(|e| e.at).max();
+        let decision = self.decisions.iter().map(|d| d.at).max();
+        message
+            .into_iter()
+            .chain(decision)
+            .chain(self.handed_off_at)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Retention: idle for at least `retention_secs` at `now`, and nothing still owed.
+    pub fn is_expired(&self, now: u64, retention_secs: u64) -> bool {
+        !self.has_pending_work() && now.saturating_sub(self.last_activity()) >= retention_secs
+    }
+
     pub fn has_pending_work(&self) -> bool {
         !self.outbox.is_empty() || !self.unanswered().is_empty()
     }
@@ -432,6 +450,20 @@ mod tests {
 
     fn message(id: u64, text: &str) -> CustomerMessage {
         CustomerMessage::sample(1, id, text)
+    }
+
+    #[test]
+    fn a_session_expires_only_when_idle_long_enough_and_owing_nothing() {
+        let mut s = Session::new(1);
+        s.accept(&message(10, "hi"), 1_000);
+        // An unanswered message is work owed, however old.
+        assert!(!s.is_expired(1_000_000, 100));
+        s.answered_upto = s.history.len();
+        assert_eq!(s.last_activity(), 1_000);
+        assert!(!s.is_expired(1_099, 100));
+        assert!(s.is_expired(1_100, 100));
+        s.enqueue(vec![ActionKind::Note { text: "n".into() }]);
+        assert!(!s.is_expired(1_000_000, 100));
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::domain::hours::{BusinessHours, Clock};
 use crate::domain::session::{Session, SessionState, StateError};
 use crate::store::Store;
 use crate::tickets::actor::ResumeError;
-use crate::tickets::supervisor::ResumeTicket;
+use crate::tickets::supervisor::{EraseTickets, ResumeTicket};
 
 /// How long an admin request waits for the ticket's actor.
 const ACTOR_TIMEOUT: Duration = Duration::from_secs(5);
@@ -34,6 +34,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/tickets/{id}", web::get().to(get_ticket))
             .route("/tickets/{id}/resume", web::post().to(resume_ticket))
             .route("/settings", web::get().to(get_settings))
+            .route("/customers", web::delete().to(erase_customer))
             .default_service(web::to(unknown_route)),
     );
 }
@@ -369,6 +370,63 @@ pub async fn list_tickets(
         .await
         .map_err(|e| AdminError::Unavailable(format!("cannot list sessions: {e}")))?;
     Ok(HttpResponse::Ok().json(body))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EraseQuery {
+    email: Option<String>,
+}
+
+/// `DELETE /admin/customers?email=ADDR`: erases every session of that customer (email compared
+/// case-insensitively), pending inbox entries and owed actions included (never posted), and the
+/// in-memory intake decisions of those tickets; answers `{"erased": n}`. The log says that an
+/// erasure happened and how many sessions, never the address.
+pub async fn erase_customer(
+    req: HttpRequest,
+    query: web::Query<EraseQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    authorize(&req, &state)?;
+    let email = query.email.as_deref().map(str::trim).unwrap_or_default();
+    if email.is_empty() || !email.contains('@') {
+        return Err(AdminError::BadRequest(
+            "email must be a customer's email address (?email=ADDR)".into(),
+        ));
+    }
+    let store = state.store.clone();
+    let owned = email.to_string();
+    let tickets = web::block(move || store.tickets_of_customer(&owned))
+        .await
+        .map_err(|e| AdminError::Unavailable(format!("cannot read the sessions: {e}")))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "admin erasure: cannot find the customer's sessions");
+            AdminError::Unavailable("storage is unavailable; nothing was erased, try again".into())
+        })?;
+    let tickets: Vec<u64> = tickets.into_iter().collect();
+    for &t in &tickets {
+        state.intake.recent().forget(t);
+    }
+    let erased = state
+        .supervisor
+        .send(EraseTickets(tickets.clone()))
+        .await
+        .map_err(|_| AdminError::Unavailable("the ticket supervisor is not running".into()))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "admin erasure: cannot delete the customer's sessions");
+            AdminError::Unavailable(
+                "storage did not take the erasure; try again (it is idempotent)".into(),
+            )
+        })?;
+    // Intake decisions recorded while the erasure ran are dropped too.
+    for &t in &tickets {
+        state.intake.recent().forget(t);
+    }
+    tracing::info!(
+        outcome = "erased",
+        sessions = erased,
+        "admin: customer data erased"
+    );
+    Ok(HttpResponse::Ok().json(json!({ "erased": erased })))
 }
 
 /// Any other `/admin/*` path: still authenticated first, so the API's shape is not probed.

@@ -3,6 +3,7 @@
 mod admin;
 mod check;
 mod crash;
+mod erasure;
 mod eval;
 mod fake_gorgias;
 mod fake_openai;
@@ -17,4 +18,5 @@ mod reliability;
 mod replay;
 mod replies;
 mod restart;
+mod retention;
 mod storage;
