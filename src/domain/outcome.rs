@@ -84,6 +84,8 @@ pub enum ActionName {
     Reply,
     Note,
     Reassign,
+    AddTags,
+    Close,
 }
 
 impl ActionName {
@@ -92,6 +94,8 @@ impl ActionName {
             ActionName::Reply => "reply",
             ActionName::Note => "note",
             ActionName::Reassign => "reassign",
+            ActionName::AddTags => "add_tags",
+            ActionName::Close => "close",
         }
     }
 }

@@ -450,7 +450,9 @@ mod tests {
             ),
             planner: Planner {
                 mode: Mode::DryRun,
-                handoff: HandoffSettings::default().rules(),
+                handoff: HandoffSettings::default().rules().unwrap(),
+                reply: Default::default(),
+                hours: None,
             },
             retry: RetryPolicy {
                 initial: Duration::from_millis(10),
@@ -459,6 +461,7 @@ mod tests {
                 in_doubt_delay: Duration::from_millis(10),
             },
             metrics: crate::metrics::Metrics::new(),
+            clock: Default::default(),
         })
     }
 

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use crate::brain::guardrails::Guardrails;
 use crate::brain::{Brain, BrainInput};
+use crate::domain::hours::Clock;
 use crate::domain::message::Customer;
 use crate::domain::outcome::{DecisionOutcome, HandoffReason, IgnoreReason};
 use crate::domain::plan::{Decision, Mode, Planner};
-use crate::domain::session::{Accepted, OutboundAction, Session};
+use crate::domain::session::{Accepted, ActionKind, OutboundAction, Session};
 use crate::metrics::Metrics;
 use crate::retry::{backoff_ceiling, full_jitter_backoff};
 use crate::store::{Store, StoreError, Write};
@@ -52,6 +53,9 @@ pub struct TurnContext {
     pub planner: Planner,
     pub retry: RetryPolicy,
     pub metrics: Metrics,
+    /// "Now" for decisions (business hours, recorded times): the system clock in production,
+    /// a fixed instant in tests.
+    pub clock: Clock,
 }
 
 /// How a turn ended.
@@ -172,7 +176,7 @@ async fn decide(cx: &TurnContext, session: &mut Session) {
     let message_id = message_ids.last().copied().unwrap_or_default();
     let applied = cx
         .planner
-        .apply(session, decision, &message_ids, now_secs());
+        .apply(session, decision, &message_ids, cx.clock.now());
     tracing::info!(ticket_id, message_id, outcome = applied.outcome.code(), reason = applied.reason.code(), detail = %applied.detail, mode = cx.planner.mode.as_str(), "decision");
     if let Some(reason) = applied.handoff {
         cx.metrics.handoff(reason);
@@ -240,6 +244,9 @@ async fn deliver_outbox(cx: &TurnContext, session: &mut Session) -> Option<Durat
                 };
                 tracing::info!(ticket_id, action = action.kind.name().code(), external_id = %action.external_id, message_id = posted_id, outcome, "outbound action done");
                 cx.metrics.delivered(action.kind.name(), cx.delivery.mode());
+                if let ActionKind::AddTags { names } = &action.kind {
+                    cx.metrics.tags_added(names.len(), cx.delivery.mode());
+                }
             }
             Err(e) => {
                 let first_failure = action.first_failure_at.unwrap_or(now);
