@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::domain::plan::HandoffRules;
+use crate::domain::hours::{BusinessHours, BusinessHoursSettings, HoursError};
 pub use crate::domain::plan::Mode;
+use crate::domain::plan::{HandoffRules, Planner, ReplyRules};
+use crate::domain::tags::{HandoffTags, ReplyTags, TagError};
 
 /// Prefix of the environment variables that override config keys.
 pub const ENV_PREFIX: &str = "GORGIAS_AGENT";
@@ -23,6 +25,12 @@ pub enum ConfigError {
     Parse(String),
     #[error("invalid config: `{key}` {problem}")]
     Invalid { key: &'static str, problem: String },
+    /// A tag name of `handoff.tags` / `autopilot.reply_tags`; the message names the entry.
+    #[error("invalid config: {0}")]
+    Tag(#[from] TagError),
+    /// A `[business_hours]` value; the message names the key.
+    #[error("invalid config: {0}")]
+    Hours(#[from] HoursError),
 }
 
 impl ConfigError {
@@ -136,6 +144,9 @@ pub struct Settings {
     pub autopilot: AutopilotSettings,
     #[serde(default)]
     pub brain: BrainSettings,
+    /// Absent: always open.
+    #[serde(default)]
+    pub business_hours: Option<BusinessHoursSettings>,
     #[serde(default)]
     pub orders: OrdersSettings,
     #[serde(default)]
@@ -373,6 +384,10 @@ pub struct HandoffSettings {
     pub final_reply: String,
     pub max_ai_replies: u32,
     pub internal_note: bool,
+    /// Added on handoff; `{reason}` in a name becomes the reason code. None by default.
+    pub tags: Vec<String>,
+    /// The final reply outside business hours; empty: `final_reply` at any hour.
+    pub final_reply_offline: String,
     /// `final_reply` in other languages, by language code (`fr = "..."`).
     pub final_replies: BTreeMap<String, String>,
 }
@@ -385,6 +400,8 @@ impl Default for HandoffSettings {
             final_reply: "Thanks for your patience. I'm passing your request to a member of our team, who will follow up here shortly.".into(),
             max_ai_replies: 5,
             internal_note: true,
+            tags: Vec::new(),
+            final_reply_offline: String::new(),
             final_replies: BTreeMap::new(),
         }
     }
@@ -392,13 +409,16 @@ impl Default for HandoffSettings {
 
 impl HandoffSettings {
     /// The rules a handoff is planned by.
-    pub fn rules(&self) -> HandoffRules {
-        HandoffRules {
+    pub fn rules(&self) -> Result<HandoffRules, ConfigError> {
+        let offline = self.final_reply_offline.trim();
+        Ok(HandoffRules {
             final_reply: self.final_reply.clone(),
             internal_note: self.internal_note,
             user_id: self.user_id,
             team_id: self.team_id,
-        }
+            tags: HandoffTags::parse(&self.tags)?,
+            final_reply_offline: (!offline.is_empty()).then(|| self.final_reply_offline.clone()),
+        })
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -408,6 +428,7 @@ impl HandoffSettings {
                 "must not be empty: it is what the customer reads on handoff",
             ));
         }
+        HandoffTags::parse(&self.tags)?;
         check_translations("handoff.final_replies", &self.final_replies)?;
         Ok(())
     }
@@ -477,6 +498,10 @@ pub struct AutopilotSettings {
     /// Empty: every channel.
     pub channels: Vec<String>,
     pub topics: Vec<Topic>,
+    /// Added to the ticket after each AI reply. None by default.
+    pub reply_tags: Vec<String>,
+    /// Close the ticket after each AI reply (Gorgias reopens it when the customer writes).
+    pub close_after_reply: bool,
 }
 
 impl Default for AutopilotSettings {
@@ -485,6 +510,8 @@ impl Default for AutopilotSettings {
             enabled: true,
             channels: Vec::new(),
             topics: Vec::new(),
+            reply_tags: Vec::new(),
+            close_after_reply: false,
         }
     }
 }
@@ -499,8 +526,17 @@ impl AutopilotSettings {
                 .any(|c| c.trim().eq_ignore_ascii_case(channel.trim()))
     }
 
+    /// What follows an AI reply.
+    pub fn reply_rules(&self) -> Result<ReplyRules, ConfigError> {
+        Ok(ReplyRules {
+            tags: ReplyTags::parse(&self.reply_tags)?,
+            close: self.close_after_reply,
+        })
+    }
+
     /// `backend` decides whether a handled topic needs its own answer.
     fn validate(&self, backend: BrainBackend) -> Result<(), ConfigError> {
+        ReplyTags::parse(&self.reply_tags)?;
         for topic in &self.topics {
             if topic.name.trim().is_empty() {
                 return Err(ConfigError::invalid(
@@ -847,6 +883,8 @@ impl Settings {
             .try_parsing(true)
             .list_separator(",")
             .with_list_parse_key("autopilot.channels")
+            .with_list_parse_key("autopilot.reply_tags")
+            .with_list_parse_key("handoff.tags")
             .source(Some(overrides));
         let built = config::Config::builder()
             .add_source(config::File::from_str(text, config::FileFormat::Toml))
@@ -872,7 +910,27 @@ impl Settings {
         self.autopilot.validate(self.brain.backend)?;
         self.brain.validate()?;
         self.orders.validate()?;
+        self.business_hours()?;
         self.log.validate()
+    }
+
+    /// `[business_hours]`, validated; `None` when the section is absent (always open).
+    pub fn business_hours(&self) -> Result<Option<BusinessHours>, ConfigError> {
+        self.business_hours
+            .as_ref()
+            .map(BusinessHours::from_settings)
+            .transpose()
+            .map_err(ConfigError::from)
+    }
+
+    /// The rules turns plan by: mode, handoff package, what follows a reply, business hours.
+    pub fn planner(&self) -> Result<Planner, ConfigError> {
+        Ok(Planner {
+            mode: self.gorgias.mode,
+            handoff: self.handoff.rules()?,
+            reply: self.autopilot.reply_rules()?,
+            hours: self.business_hours()?,
+        })
     }
 }
 
@@ -1061,6 +1119,116 @@ ai_user_id = 7
         s.brain.openai.retry_max_ms = 0;
         assert_eq!(s.gorgias.retry_initial(), Duration::from_millis(1));
         assert_eq!(s.brain.openai.retry_max(), Duration::from_millis(1));
+    }
+
+    #[test]
+    fn the_lifecycle_is_off_until_configured() {
+        let s = Settings::from_toml_and_env(MINIMAL, env(&[])).unwrap();
+        let p = s.planner().unwrap();
+        assert!(p.handoff.tags.is_empty());
+        assert_eq!(p.handoff.final_reply_offline, None);
+        assert!(p.reply.tags.is_empty());
+        assert!(!p.reply.close);
+        assert!(p.hours.is_none());
+    }
+
+    #[test]
+    fn lifecycle_settings_are_read_from_the_file_and_the_environment() {
+        let text = format!(
+            "{MINIMAL}[handoff]\ntags = [\"ai-handoff\", \"ai-handoff-{{reason}}\"]\nfinal_reply_offline = \"We're closed.\"\n[business_hours]\ntimezone = \"Europe/Paris\"\nmon = \"09:00-17:00\"\n"
+        );
+        let s = Settings::from_toml_and_env(
+            &text,
+            env(&[
+                ("GORGIAS_AGENT__AUTOPILOT__REPLY_TAGS", "ai-replied,ai"),
+                ("GORGIAS_AGENT__AUTOPILOT__CLOSE_AFTER_REPLY", "true"),
+            ]),
+        )
+        .unwrap();
+        let p = s.planner().unwrap();
+        assert_eq!(
+            p.handoff.tags.expand("no_answer"),
+            ["ai-handoff", "ai-handoff-no_answer"]
+        );
+        assert_eq!(
+            p.handoff.final_reply_offline.as_deref(),
+            Some("We're closed.")
+        );
+        assert_eq!(p.reply.tags.names(), ["ai-replied", "ai"]);
+        assert!(p.reply.close);
+        assert_eq!(
+            p.hours.unwrap().describe(),
+            "Europe/Paris: mon 09:00-17:00, tue-sun closed"
+        );
+        let s = Settings::from_toml_and_env(
+            MINIMAL,
+            env(&[("GORGIAS_AGENT__HANDOFF__TAGS", "ai-handoff,ai-{reason}")]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.planner().unwrap().handoff.tags.expand("skip_topic"),
+            ["ai-handoff", "ai-skip_topic"]
+        );
+    }
+
+    #[test]
+    fn bad_tags_and_business_hours_name_the_key() {
+        let bad = |extra: &str| {
+            Settings::from_toml_and_env(&format!("{MINIMAL}{extra}"), env(&[]))
+                .unwrap_err()
+                .to_string()
+        };
+        let err = bad("[handoff]\ntags = [\"ok\", \"\"]\n");
+        assert!(err.contains("`handoff.tags[1]`"), "{err}");
+        let err = bad("[autopilot]\nreply_tags = [\"a-{reason}\"]\n");
+        assert!(err.contains("`autopilot.reply_tags[0]`"), "{err}");
+        let err = bad("[business_hours]\ntimezone = \"Mars/Olympus\"\nmon = \"09:00-17:00\"\n");
+        assert!(err.contains("`business_hours.timezone`"), "{err}");
+        let err = bad("[business_hours]\ntimezone = \"UTC\"\ntue = \"17:00-09:00\"\n");
+        assert!(err.contains("`business_hours.tue`"), "{err}");
+        let err = bad("[business_hours]\ntimezone = \"UTC\"\nmonday = \"09:00-17:00\"\n");
+        assert!(err.contains("monday"), "{err}");
+    }
+
+    #[test]
+    fn the_commented_lifecycle_examples_in_the_shipped_config_are_valid() {
+        let examples = [
+            "tags =",
+            "final_reply_offline =",
+            "reply_tags =",
+            "close_after_reply =",
+            "[business_hours]",
+            "timezone =",
+            "mon =",
+            "tue =",
+            "wed =",
+            "thu =",
+            "fri =",
+            "sat =",
+            "sun =",
+        ];
+        let text: String = include_str!("../config.toml")
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest) if examples.iter().any(|e| rest.starts_with(e)) => rest,
+                _ => line,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let p = Settings::from_toml_and_env(&text, env(&[]))
+            .unwrap()
+            .planner()
+            .unwrap();
+        assert_eq!(
+            p.handoff.tags.expand("no_answer"),
+            ["ai-handoff", "ai-handoff-no_answer"]
+        );
+        assert!(p.handoff.final_reply_offline.is_some());
+        assert_eq!(p.reply.tags.names(), ["ai-replied"]);
+        assert_eq!(
+            p.hours.unwrap().describe(),
+            "America/New_York: mon-fri 09:00-17:00, sat-sun closed"
+        );
     }
 
     #[test]

@@ -11,8 +11,9 @@
 //!   [`tickets::turn`] at a time: new messages into the [`domain::session`], a decision from the
 //!   [`brain`] (after model-independent guardrails), the actions planned by [`domain::plan`] and
 //!   delivered in order by [`tickets::delivery`] through [`gorgias::api`];
-//! - [`domain`] holds the ticket model and every rule: messages, sessions, planning, and the
-//!   typed outcomes ([`domain::outcome`]) that logs, metrics and answers carry;
+//! - [`domain`] holds the ticket model and every rule: messages, sessions, planning (with tags,
+//!   closing and business hours), and the typed outcomes ([`domain::outcome`]) that logs,
+//!   metrics and answers carry;
 //! - [`config`] holds the settings, [`server`] wires it all, [`telemetry`] sets up logs, and
 //!   [`check`] verifies a configuration against Gorgias before going live; [`retry`], [`text`]
 //!   and [`time`] are the small rules every layer shares;

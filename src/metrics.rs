@@ -85,6 +85,8 @@ struct Inner {
     replies_posted: Family<ModeLabels, Counter>,
     notes_posted: Family<ModeLabels, Counter>,
     reassignments: Family<ModeLabels, Counter>,
+    tags_added: Family<ModeLabels, Counter>,
+    tickets_closed: Family<ModeLabels, Counter>,
     handoffs: Family<ReasonLabels, Counter>,
     actions_failed: Family<ActionLabels, Counter>,
     gorgias_requests: Family<CallLabels, Counter>,
@@ -146,6 +148,18 @@ impl Metrics {
             "reassignments",
             "Tickets reassigned to the handoff user or team, by mode",
             reassignments.clone(),
+        );
+        let tags_added = Family::default();
+        r.register(
+            "tags_added",
+            "Tag names added to tickets (handoff.tags, autopilot.reply_tags), by mode",
+            tags_added.clone(),
+        );
+        let tickets_closed = Family::default();
+        r.register(
+            "tickets_closed",
+            "Tickets closed after an AI reply (autopilot.close_after_reply), by mode",
+            tickets_closed.clone(),
         );
         let handoffs = Family::default();
         r.register(
@@ -250,6 +264,8 @@ impl Metrics {
                 replies_posted,
                 notes_posted,
                 reassignments,
+                tags_added,
+                tickets_closed,
                 handoffs,
                 actions_failed,
                 gorgias_requests,
@@ -280,7 +296,7 @@ impl Metrics {
             .inc();
     }
 
-    /// An outbox action was delivered.
+    /// An outbox action was delivered (tags are counted by name: see [`Metrics::tags_added`]).
     pub fn delivered(&self, action: ActionName, mode: Mode) {
         let labels = ModeLabels {
             mode: mode.as_str(),
@@ -289,8 +305,20 @@ impl Metrics {
             ActionName::Reply => &self.inner.replies_posted,
             ActionName::Note => &self.inner.notes_posted,
             ActionName::Reassign => &self.inner.reassignments,
+            ActionName::Close => &self.inner.tickets_closed,
+            ActionName::AddTags => return,
         };
         family.get_or_create(&labels).inc();
+    }
+
+    /// `count` tag names were added to a ticket.
+    pub fn tags_added(&self, count: usize, mode: Mode) {
+        self.inner
+            .tags_added
+            .get_or_create(&ModeLabels {
+                mode: mode.as_str(),
+            })
+            .inc_by(count as u64);
     }
 
     /// A ticket was handed to humans.
@@ -434,6 +462,31 @@ mod tests {
             .and_then(|l| l.rsplit(' ').next())
             .and_then(|v| v.parse().ok())
             .unwrap_or_else(|| panic!("no sample {line_start} in\n{text}"))
+    }
+
+    #[test]
+    fn tags_are_counted_by_name_and_closes_by_ticket() {
+        let m = Metrics::new();
+        m.delivered(ActionName::AddTags, Mode::Live);
+        m.tags_added(2, Mode::Live);
+        m.delivered(ActionName::Close, Mode::Live);
+        m.delivered(ActionName::Close, Mode::DryRun);
+        let text = m.encode();
+        assert_eq!(
+            sample(&text, "gorgias_agent_tags_added_total{mode=\"live\"}"),
+            2.0
+        );
+        assert_eq!(
+            sample(&text, "gorgias_agent_tickets_closed_total{mode=\"live\"}"),
+            1.0
+        );
+        assert_eq!(
+            sample(
+                &text,
+                "gorgias_agent_tickets_closed_total{mode=\"dry-run\"}"
+            ),
+            1.0
+        );
     }
 
     #[test]

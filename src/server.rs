@@ -16,11 +16,13 @@ use crate::brain::knowledge::{KnowledgeBrain, KnowledgeIndex};
 use crate::brain::openai::OpenAiBrain;
 use crate::brain::prompt::PromptBuilder;
 use crate::brain::Brain;
-use crate::config::{BrainBackend, Settings};
+use crate::config::{BrainBackend, ConfigError, Settings};
 use crate::dedup::DedupActor;
+use crate::domain::hours::Clock;
 use crate::domain::plan::{Mode, Planner};
 use crate::gorgias::api::{GorgiasApi, Sender};
 use crate::gorgias::ratelimit::RateLimiter;
+use crate::http::admin::SettingsView;
 use crate::http::health::outbox_stuck_after;
 use crate::http::{routes, AgentRootSpan, AppState};
 use crate::intake::filter::FilterRules;
@@ -40,6 +42,8 @@ pub enum StartError {
     Bind { addr: String, reason: String },
     #[error("cannot read brain.knowledge_dir: {0}")]
     Knowledge(String),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error("server error: {0}")]
     Server(String),
 }
@@ -109,7 +113,7 @@ pub fn turn_context(
         delivery,
         planner: Planner {
             mode,
-            handoff: settings.handoff.rules(),
+            ..settings.planner()?
         },
         retry: RetryPolicy {
             initial: settings.gorgias.retry_initial(),
@@ -119,11 +123,22 @@ pub fn turn_context(
         },
         orders: OrderLookup::new(&settings.orders, None, metrics.clone()),
         metrics,
+        clock: Clock::System,
     })
 }
 
 /// Starts everything on the current actix system, serving on `listener`.
 pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running, StartError> {
+    start_with_clock(settings, listener, Clock::System).await
+}
+
+/// [`start`] with "now" taken from `clock`: tests fix it to decide at a chosen instant (business
+/// hours) without waiting for the wall clock.
+pub async fn start_with_clock(
+    settings: Settings,
+    listener: TcpListener,
+    clock: Clock,
+) -> Result<Running, StartError> {
     let addr = listener.local_addr().map_err(|e| StartError::Bind {
         addr: settings.server.bind.clone(),
         reason: e.to_string(),
@@ -153,6 +168,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
         GorgiasApi::new(&settings.gorgias, limiter).with_observer(metrics.gorgias_observer())
     });
     let cx = Rc::new(TurnContext {
+        clock,
         // Serving fetches order data a body lacks (live and shadow); replay never calls Gorgias.
         orders: OrderLookup::new(&settings.orders, orders_api, metrics.clone()),
         ..turn_context(
@@ -187,6 +203,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
         admin_token: settings.server.admin_token.clone(),
         metrics,
         outbox_stuck_after: outbox_stuck_after(settings.gorgias.retry_for()),
+        settings_view: SettingsView::new(&settings, clock)?,
     });
     let server = HttpServer::new(move || {
         App::new()

@@ -91,6 +91,8 @@ pub enum ActionName {
     Reply,
     Note,
     Reassign,
+    AddTags,
+    Close,
 }
 
 impl ActionName {
@@ -99,6 +101,8 @@ impl ActionName {
             ActionName::Reply => "reply",
             ActionName::Note => "note",
             ActionName::Reassign => "reassign",
+            ActionName::AddTags => "add_tags",
+            ActionName::Close => "close",
         }
     }
 }

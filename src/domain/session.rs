@@ -105,6 +105,10 @@ pub enum ActionKind {
         user_id: Option<u64>,
         team_id: Option<u64>,
     },
+    /// Add these tags to the ticket's own (never replacing them); repeating it is harmless.
+    AddTags { names: Vec<String> },
+    /// Set the ticket's status to closed; repeating it is harmless.
+    Close,
 }
 
 impl ActionKind {
@@ -113,6 +117,8 @@ impl ActionKind {
             ActionKind::Reply { .. } => ActionName::Reply,
             ActionKind::Note { .. } => ActionName::Note,
             ActionKind::Reassign { .. } => ActionName::Reassign,
+            ActionKind::AddTags { .. } => ActionName::AddTags,
+            ActionKind::Close => ActionName::Close,
         }
     }
 }

@@ -12,6 +12,7 @@ use super::ratelimit::{parse_call_limit, RateLimiter};
 use crate::config::{GorgiasSettings, Secret};
 use crate::domain::orders::reply_html;
 use crate::domain::session::ReplyTarget;
+use crate::domain::tags::AddTags;
 use crate::retry::{parse_retry_after, retryable_status};
 use crate::text::clip;
 
@@ -192,6 +193,12 @@ pub fn assign_body(user_id: Option<u64>, team_id: Option<u64>) -> Value {
     body
 }
 
+/// The body that closes a ticket (`PUT /api/tickets/{id}`): the status only, so nothing else
+/// the team set on the ticket changes.
+pub fn close_body() -> Value {
+    json!({ "status": "closed" })
+}
+
 /// The id of a message as `POST /api/tickets/{id}/messages` returns it.
 pub fn created_message_id(answer: &Value) -> Option<u64> {
     answer["id"]
@@ -332,6 +339,24 @@ impl GorgiasApi {
     pub async fn update_ticket(&self, ticket_id: u64, body: &Value) -> Result<(), GorgiasError> {
         let path = format!("/api/tickets/{ticket_id}");
         self.call("update_ticket", Method::PUT, &path, Some(body))
+            .await
+            .map(|_| ())
+    }
+
+    /// `POST /api/tickets/{id}/tags` with `{"names": [...]}`: adds to the ticket's tags (a `PUT`
+    /// there would replace the merchant's own tags, so it is never sent).
+    pub async fn add_tags(&self, ticket_id: u64, tags: &AddTags) -> Result<(), GorgiasError> {
+        let path = format!("/api/tickets/{ticket_id}/tags");
+        let body = serde_json::to_value(tags).map_err(|e| GorgiasError::Decode(e.to_string()))?;
+        self.call("add_tags", Method::POST, &path, Some(&body))
+            .await
+            .map(|_| ())
+    }
+
+    /// `PUT /api/tickets/{id}` with `{"status": "closed"}`.
+    pub async fn close_ticket(&self, ticket_id: u64) -> Result<(), GorgiasError> {
+        let path = format!("/api/tickets/{ticket_id}");
+        self.call("close_ticket", Method::PUT, &path, Some(&close_body()))
             .await
             .map(|_| ())
     }
@@ -624,6 +649,20 @@ mod tests {
             assign_body(None, Some(7)),
             json!({"assignee_team": {"id": 7}})
         );
+    }
+
+    #[test]
+    fn tags_and_close_bodies() {
+        let tags = AddTags {
+            names: vec!["ai-handoff".into(), "ai-handoff-skip_topic".into()],
+        };
+        assert_eq!(
+            serde_json::to_value(&tags).unwrap(),
+            json!({"names": ["ai-handoff", "ai-handoff-skip_topic"]})
+        );
+        assert_eq!(close_body(), json!({"status": "closed"}));
+        let sample = fixture("postman-update-ticket.request.json");
+        assert!(sample.get("status").is_some(), "status is a ticket field");
     }
 
     fn fixture(name: &str) -> Value {

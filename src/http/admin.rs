@@ -1,5 +1,6 @@
 //! The admin API (`Authorization: Bearer <server.admin_token>`): a ticket's session with every
-//! decision, a list of recent sessions, and resuming a handed-off ticket. Every route answers
+//! decision, a list of recent sessions, resuming a handed-off ticket, and the settings that shape
+//! what the AI does to a ticket (tags, closing, business hours). Every route answers
 //! 404 while `server.admin_token` is empty (the API is disabled) and 401 without the right token.
 
 use std::time::Duration;
@@ -11,6 +12,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{bearer_token, secret_matches, AppState};
+use crate::config::{ConfigError, Settings};
+use crate::domain::hours::{BusinessHours, Clock};
 use crate::domain::session::{Session, SessionState, StateError};
 use crate::store::Store;
 use crate::tickets::actor::ResumeError;
@@ -30,6 +33,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/tickets", web::get().to(list_tickets))
             .route("/tickets/{id}", web::get().to(get_ticket))
             .route("/tickets/{id}/resume", web::post().to(resume_ticket))
+            .route("/settings", web::get().to(get_settings))
             .route("/customers", web::delete().to(erase_customer))
             .default_service(web::to(unknown_route)),
     );
@@ -126,6 +130,63 @@ async fn load(state: &AppState, ticket_id: u64) -> Result<Session, AdminError> {
             "cannot read the session of ticket {ticket_id}: {e}"
         ))),
     }
+}
+
+/// What `GET /admin/settings` shows: the mode and the ticket lifecycle settings, as configured,
+/// and whether business hours are open now.
+pub struct SettingsView {
+    summary: Value,
+    hours: Option<BusinessHours>,
+    clock: Clock,
+}
+
+impl SettingsView {
+    pub fn new(settings: &Settings, clock: Clock) -> Result<SettingsView, ConfigError> {
+        let planner = settings.planner()?;
+        let hours = planner.hours.clone();
+        let summary = json!({
+            "mode": settings.gorgias.mode.as_str(),
+            "handoff": {
+                "tags": settings.handoff.tags,
+                "final_reply_offline": planner.handoff.final_reply_offline,
+                "user_id": settings.handoff.user_id,
+                "team_id": settings.handoff.team_id,
+            },
+            "autopilot": {
+                "reply_tags": planner.reply.tags.names(),
+                "close_after_reply": planner.reply.close,
+            },
+            "business_hours": hours.as_ref().map(|h| json!({
+                "timezone": h.timezone(),
+                "description": h.describe(),
+                "days": settings.business_hours,
+            })),
+        });
+        Ok(SettingsView {
+            summary,
+            hours,
+            clock,
+        })
+    }
+
+    fn to_json(&self) -> Value {
+        let mut body = self.summary.clone();
+        if let Some(hours) = &self.hours {
+            body["business_hours"]["open_now"] = json!(hours.is_open(self.clock.now()));
+        }
+        body
+    }
+}
+
+/// `GET /admin/settings`: the mode, `handoff.tags`, `handoff.final_reply_offline`,
+/// `autopilot.reply_tags`, `autopilot.close_after_reply` and `[business_hours]` (with
+/// `open_now`; `null` when absent: always open).
+pub async fn get_settings(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    authorize(&req, &state)?;
+    Ok(HttpResponse::Ok().json(state.settings_view.to_json()))
 }
 
 /// `GET /admin/tickets/{id}`: the whole session (state, history, decisions, outbox, failed), plus

@@ -34,6 +34,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// `/readyz` fails while an outbound action has been failing for longer than this.
     pub outbox_stuck_after: std::time::Duration,
+    /// What `GET /admin/settings` shows.
+    pub settings_view: admin::SettingsView,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

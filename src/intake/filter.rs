@@ -161,6 +161,18 @@ mod tests {
     }
 
     #[test]
+    fn a_message_on_a_closed_or_reopened_ticket_is_answered() {
+        // With `autopilot.close_after_reply` the AI closes tickets; Gorgias reopens one when the
+        // customer writes again, and the webhook may still say either status.
+        for status in ["closed", "open"] {
+            let mut raw: serde_json::Value = serde_json::from_str(MAIN).unwrap();
+            raw["ticket"]["status"] = serde_json::json!(status);
+            let e = parse_event(raw.to_string().as_bytes()).unwrap();
+            assert!(classify(&e, &rules()).is_ok(), "{status}");
+        }
+    }
+
+    #[test]
     fn sender_email_matches_trimmed_and_case_insensitive() {
         let mut e = main_event();
         e.message.as_mut().unwrap().sender.email = Some("  JANE@Customer.Example ".into());

@@ -1,5 +1,6 @@
 //! Carries out one outbox action against Gorgias, as the mode says: `live` and `shadow` call
-//! Gorgias (shadow never plans public replies or reassignment), `dry-run` calls nothing.
+//! Gorgias (shadow never plans public
+//! replies, reassignment, tags or closing), `dry-run` calls nothing.
 //! A post whose earlier outcome is unknown is first looked up by its `external_id`.
 //! A recording delivery (replay's) is a dry-run that keeps what it would have done.
 
@@ -11,6 +12,7 @@ use serde_json::Value;
 
 use crate::domain::plan::Mode;
 use crate::domain::session::{ActionKind, OutboundAction};
+use crate::domain::tags::AddTags;
 use crate::gorgias::api::{assign_body, note_body, reply_body, GorgiasApi, GorgiasError, Sender};
 
 pub struct Delivery {
@@ -98,6 +100,18 @@ impl Delivery {
                 .update_ticket(ticket_id, &assign_body(*user_id, *team_id))
                 .await
                 .map(|_| None),
+            // Adding a tag twice or closing a closed ticket changes nothing: after an unknown
+            // outcome these are simply sent again, no lookup needed.
+            ActionKind::AddTags { names } => api
+                .add_tags(
+                    ticket_id,
+                    &AddTags {
+                        names: names.clone(),
+                    },
+                )
+                .await
+                .map(|_| None),
+            ActionKind::Close => api.close_ticket(ticket_id).await.map(|_| None),
         }
     }
 

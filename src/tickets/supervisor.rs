@@ -450,7 +450,9 @@ mod tests {
             ),
             planner: Planner {
                 mode: Mode::DryRun,
-                handoff: HandoffSettings::default().rules(),
+                handoff: HandoffSettings::default().rules().unwrap(),
+                reply: Default::default(),
+                hours: None,
             },
             retry: RetryPolicy {
                 initial: Duration::from_millis(10),
@@ -464,6 +466,7 @@ mod tests {
                 None,
                 crate::metrics::Metrics::new(),
             ),
+            clock: Default::default(),
         })
     }
 

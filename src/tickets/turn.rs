@@ -12,11 +12,12 @@ use crate::brain::orders::{
     OrderFacts,
 };
 use crate::brain::{Brain, BrainInput};
+use crate::domain::hours::Clock;
 use crate::domain::message::Customer;
 use crate::domain::orders::Order;
 use crate::domain::outcome::{DecisionOutcome, HandoffReason, IgnoreReason};
 use crate::domain::plan::{Decision, Mode, Planner};
-use crate::domain::session::{Accepted, OutboundAction, Role, Session};
+use crate::domain::session::{Accepted, ActionKind, OutboundAction, Role, Session};
 use crate::metrics::Metrics;
 use crate::retry::{backoff_ceiling, full_jitter_backoff};
 use crate::store::{Store, StoreError, Write};
@@ -58,6 +59,9 @@ pub struct TurnContext {
     pub planner: Planner,
     pub retry: RetryPolicy,
     pub metrics: Metrics,
+    /// "Now" for decisions (business hours, recorded times): the system clock in production,
+    /// a fixed instant in tests.
+    pub clock: Clock,
     /// The customer's orders, for turns that need them.
     pub orders: OrderLookup,
 }
@@ -197,7 +201,7 @@ async fn decide(cx: &TurnContext, session: &mut Session, carried: Carried) {
     let message_id = message_ids.last().copied().unwrap_or_default();
     let applied = cx
         .planner
-        .apply(session, decision, &message_ids, now_secs());
+        .apply(session, decision, &message_ids, cx.clock.now());
     if let Some(order) = order {
         session.attach_order(order);
     }
@@ -401,6 +405,9 @@ async fn deliver_outbox(cx: &TurnContext, session: &mut Session) -> Option<Durat
                 };
                 tracing::info!(ticket_id, action = action.kind.name().code(), external_id = %action.external_id, message_id = posted_id, outcome, "outbound action done");
                 cx.metrics.delivered(action.kind.name(), cx.delivery.mode());
+                if let ActionKind::AddTags { names } = &action.kind {
+                    cx.metrics.tags_added(names.len(), cx.delivery.mode());
+                }
             }
             Err(e) => {
                 let first_failure = action.first_failure_at.unwrap_or(now);

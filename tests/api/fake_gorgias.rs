@@ -1,4 +1,4 @@
-//! A stateful fake Gorgias REST API on loopback: stores posted messages and ticket updates,
+//! A stateful fake Gorgias REST API on loopback: stores posted messages, ticket updates and tags,
 //! records every call, checks Basic auth, and can be scripted to fail (status codes, a share of
 //! 503s, delays, a leaky-bucket 429 with `Retry-After`, dropping the connection after a post was
 //! processed).
@@ -43,6 +43,8 @@ struct State {
     calls: Vec<Call>,
     messages: Vec<StoredMessage>,
     ticket_updates: Vec<(u64, Value)>,
+    /// Each ticket's tags, in the order they were first added.
+    tags: Vec<(u64, Vec<String>)>,
     next_message_id: u64,
     users: Vec<u64>,
     teams: Vec<u64>,
@@ -147,6 +149,46 @@ impl FakeGorgias {
             .iter()
             .filter(|(t, _)| *t == ticket_id)
             .map(|(_, b)| b.clone())
+            .collect()
+    }
+    /// The tags a ticket has now.
+    pub fn tags(&self, ticket_id: u64) -> Vec<String> {
+        self.lock()
+            .tags
+            .iter()
+            .find(|(t, _)| *t == ticket_id)
+            .map(|(_, names)| names.clone())
+            .unwrap_or_default()
+    }
+    /// The ticket's status as last set by a `PUT` (`None`: never set).
+    pub fn status(&self, ticket_id: u64) -> Option<String> {
+        self.ticket_updates(ticket_id)
+            .iter()
+            .rev()
+            .find_map(|b| b["status"].as_str().map(str::to_string))
+    }
+    /// Successful writes on a ticket, each as `METHOD path-after-the-ticket` with a short kind:
+    /// `reply`, `note`, `tags [a, b]`, `status closed`, `assign`.
+    pub fn write_log(&self, ticket_id: u64) -> Vec<String> {
+        let prefix = format!("/api/tickets/{ticket_id}");
+        self.writes()
+            .iter()
+            .filter(|c| c.path == prefix || c.path.starts_with(&format!("{prefix}/")))
+            .map(|c| {
+                let what = match (c.method.as_str(), c.path.strip_prefix(&prefix)) {
+                    ("POST", Some("/messages")) if c.body["channel"] == "internal-note" => {
+                        "note".to_string()
+                    }
+                    ("POST", Some("/messages")) => "reply".to_string(),
+                    ("POST", Some("/tags")) => format!("tags {}", c.body["names"]),
+                    ("PUT", Some("")) if c.body.get("status").is_some() => {
+                        format!("status {}", c.body["status"].as_str().unwrap_or("?"))
+                    }
+                    ("PUT", Some("")) => "assign".to_string(),
+                    _ => "other".to_string(),
+                };
+                format!("{} {} ({what})", c.method, c.path)
+            })
             .collect()
     }
     /// Requests received so far, including those still being answered.
@@ -458,6 +500,29 @@ fn answer(
                 HttpResponse::Ok().json(json!({"data": data, "meta": {"next_cursor": null}})),
                 false,
             )
+        }
+        ("POST", ["api", "tickets", id, "tags"]) => {
+            let ticket_id: u64 = id.parse().unwrap_or(0);
+            let Some(names) = body["names"].as_array() else {
+                return (
+                    HttpResponse::BadRequest().json(json!({"error": {"msg": "Invalid data", "data": {"names": ["Missing data for required field."]}}})),
+                    false,
+                );
+            };
+            let names: Vec<String> = names
+                .iter()
+                .filter_map(|n| n.as_str().map(str::to_string))
+                .collect();
+            if !s.tags.iter().any(|(t, _)| *t == ticket_id) {
+                s.tags.push((ticket_id, Vec::new()));
+            }
+            let tags = &mut s.tags.iter_mut().find(|(t, _)| *t == ticket_id).unwrap().1;
+            for name in names {
+                if !tags.contains(&name) {
+                    tags.push(name);
+                }
+            }
+            (HttpResponse::Created().json(json!({})), false)
         }
         ("PUT", ["api", "tickets", id]) => {
             let ticket_id: u64 = id.parse().unwrap_or(0);

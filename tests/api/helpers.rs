@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use actix::Arbiter;
 use gorgias_agent::config::Settings;
+use gorgias_agent::domain::hours::Clock;
 use gorgias_agent::server::{self, Running};
 use gorgias_agent::store::Store;
 use serde_json::{json, Value};
@@ -100,6 +101,8 @@ pub struct TestApp {
     pub running: Option<Running>,
     arbiter: Option<Arbiter>,
     pub settings: Settings,
+    /// Where the agent's "now" comes from.
+    pub clock: Clock,
     _dir: Option<tempfile::TempDir>,
     client: awc::Client,
 }
@@ -111,7 +114,12 @@ impl TestApp {
 
     /// Spawns with `(dotted.key, value)` overrides such as `("gorgias.mode", "shadow")`.
     pub async fn spawn_with(overrides: &[(&str, &str)]) -> TestApp {
-        Self::spawn_with_config(|toml| toml, overrides).await
+        Self::spawn_with_clock(overrides, Clock::System).await
+    }
+
+    /// [`TestApp::spawn_with`], the agent's "now" taken from `clock`.
+    pub async fn spawn_with_clock(overrides: &[(&str, &str)], clock: Clock) -> TestApp {
+        Self::spawn_with_config_and_clock(|toml| toml, overrides, clock).await
     }
 
     /// Spawns with the test configuration's TOML text changed by `edit` (a topic's answer, say),
@@ -119,6 +127,14 @@ impl TestApp {
     pub async fn spawn_with_config(
         edit: impl FnOnce(String) -> String,
         overrides: &[(&str, &str)],
+    ) -> TestApp {
+        Self::spawn_with_config_and_clock(edit, overrides, Clock::System).await
+    }
+
+    async fn spawn_with_config_and_clock(
+        edit: impl FnOnce(String) -> String,
+        overrides: &[(&str, &str)],
+        clock: Clock,
     ) -> TestApp {
         init_logs();
         let dir = tempfile::tempdir().unwrap();
@@ -132,6 +148,7 @@ impl TestApp {
             running: None,
             arbiter: None,
             settings: s,
+            clock,
             _dir: Some(dir),
             client: awc::Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -145,11 +162,12 @@ impl TestApp {
         let arbiter = Arbiter::new();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let settings = self.settings.clone();
+        let clock = self.clock;
         let (tx, rx) = tokio::sync::oneshot::channel();
         // `server::start` waits (bounded) for a previous life of the agent to let go of the
         // store's lock.
         arbiter.spawn(async move {
-            let _ = tx.send(server::start(settings, listener).await);
+            let _ = tx.send(server::start_with_clock(settings, listener, clock).await);
         });
         let running = rx.await.unwrap().expect("the agent starts");
         self.address = format!("http://{}", running.addr);

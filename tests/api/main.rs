@@ -10,6 +10,7 @@ mod fake_openai;
 mod handoff;
 mod helpers;
 mod intake;
+mod lifecycle;
 mod logs;
 mod metrics;
 mod openai;
