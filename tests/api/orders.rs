@@ -450,3 +450,57 @@ async fn with_the_openai_brain_a_named_order_that_is_not_the_customers_hands_off
         assert!(!text_of(&m.body, "body_text").contains("on its way"));
     }
 }
+
+#[actix_web::test]
+async fn shadow_mode_fetches_too_and_the_draft_describes_the_order() {
+    let app = spawn(&[("gorgias.mode", "shadow")]).await;
+    app.gorgias.set_customer(
+        CUSTOMER,
+        json!({"id": CUSTOMER, "integrations": janes_orders()}),
+    );
+    app.webhook(&customer_event(370, 1, "Where is my order?"))
+        .await;
+    eventually("the draft note", WAIT, || {
+        app.gorgias.messages(370).len() == 1
+    })
+    .await;
+    let note = &app.gorgias.messages(370)[0].body;
+    assert_eq!(note["channel"], "internal-note");
+    assert!(text_of(note, "body_text").contains(UPS_TRACKING));
+    assert!(app.gorgias.replies(370).is_empty());
+    assert_eq!(app.gorgias.customer_fetches(CUSTOMER), 1);
+}
+
+#[actix_web::test]
+async fn a_handoff_note_names_the_order_in_question() {
+    let app = spawn(&[]).await;
+    let event = with_orders(
+        customer_event(371, 1, "My order #1003 arrived damaged, the mug is broken."),
+        janes_orders(),
+    );
+    app.webhook(&event).await;
+    eventually("handed off", WAIT, || {
+        app.store()
+            .load_session(371)
+            .unwrap()
+            .is_some_and(|s| s.is_handed_off() && s.outbox.is_empty())
+    })
+    .await;
+    let session = app.store().load_session(371).unwrap().unwrap();
+    let decision = session.decisions.back().unwrap();
+    assert_eq!(decision.reason, "complaint");
+    assert_eq!(
+        decision.order.as_ref().unwrap().name.as_deref(),
+        Some("#1003")
+    );
+    let note = app
+        .gorgias
+        .messages(371)
+        .into_iter()
+        .find(|m| m.body["channel"] == "internal-note")
+        .expect("a handoff note");
+    let text = text_of(&note.body, "body_text");
+    assert!(text.contains("order #1003 delivered"), "{text}");
+    // The body had the orders: nothing is fetched for a handoff.
+    assert_eq!(app.gorgias.customer_fetches(CUSTOMER), 0);
+}
