@@ -148,6 +148,8 @@ pub struct Settings {
     #[serde(default)]
     pub business_hours: Option<BusinessHoursSettings>,
     #[serde(default)]
+    pub orders: OrdersSettings,
+    #[serde(default)]
     pub log: LogSettings,
 }
 
@@ -552,6 +554,7 @@ impl AutopilotSettings {
                 ));
             }
             check_translations("autopilot.topics.answers", &topic.answers)?;
+            check_translations("autopilot.topics.answers_no_order", &topic.answers_no_order)?;
             if topic.action == TopicAction::Handle
                 && topic.answer.trim().is_empty()
                 && backend == BrainBackend::KnowledgeBase
@@ -587,6 +590,13 @@ pub struct Topic {
     /// `answer` in other languages, by language code (`fr = "..."`).
     #[serde(default)]
     pub answers: BTreeMap<String, String>,
+    /// Said instead of an `answer` that needs order data the customer does not have; empty:
+    /// such a turn hands off (`no_order_data`).
+    #[serde(default)]
+    pub answer_no_order: String,
+    /// `answer_no_order` in other languages, by language code.
+    #[serde(default)]
+    pub answers_no_order: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -736,6 +746,61 @@ impl OpenAiSettings {
     }
 }
 
+/// The customer's own orders in answers (`ticket.customer.integrations`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OrdersSettings {
+    pub enabled: bool,
+    /// Live and shadow: when the webhook body carries no order data and the turn needs it,
+    /// `GET /api/customers/{id}`.
+    pub fetch: bool,
+    /// A fetched customer's orders are reused this long (per customer id).
+    pub cache_secs: u64,
+    /// The most recent orders offered to the openai brain.
+    pub max_orders: usize,
+    /// The longest a fetch may take, rate-limit wait included, before the turn goes on
+    /// without order data.
+    pub fetch_timeout_secs: u64,
+}
+
+impl Default for OrdersSettings {
+    fn default() -> Self {
+        OrdersSettings {
+            enabled: true,
+            fetch: true,
+            cache_secs: 60,
+            max_orders: 3,
+            fetch_timeout_secs: 5,
+        }
+    }
+}
+
+impl OrdersSettings {
+    pub fn cache_for(&self) -> Duration {
+        Duration::from_secs(self.cache_secs)
+    }
+
+    pub fn fetch_timeout(&self) -> Duration {
+        Duration::from_secs(self.fetch_timeout_secs)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=20).contains(&self.max_orders) {
+            return Err(ConfigError::invalid(
+                "orders.max_orders",
+                "must be between 1 and 20",
+            ));
+        }
+        if self.fetch_timeout_secs == 0 {
+            return Err(ConfigError::invalid(
+                "orders.fetch_timeout_secs",
+                "must be > 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogSettings {
@@ -844,6 +909,7 @@ impl Settings {
         self.sessions.validate()?;
         self.autopilot.validate(self.brain.backend)?;
         self.brain.validate()?;
+        self.orders.validate()?;
         self.business_hours()?;
         self.log.validate()
     }
@@ -896,6 +962,33 @@ ai_user_id = 7
         assert!(s.handoff.internal_note);
         assert_eq!(s.brain.backend, BrainBackend::KnowledgeBase);
         assert_eq!(s.server.max_body_bytes, 1_048_576);
+    }
+
+    #[test]
+    fn orders_default_to_the_contract_and_are_validated() {
+        let s = Settings::from_toml_and_env(MINIMAL, env(&[])).unwrap();
+        assert!(s.orders.enabled && s.orders.fetch);
+        assert_eq!(s.orders.cache_for(), Duration::from_secs(60));
+        assert_eq!(s.orders.max_orders, 3);
+        for (key, value) in [
+            ("GORGIAS_AGENT__ORDERS__MAX_ORDERS", "0"),
+            ("GORGIAS_AGENT__ORDERS__FETCH_TIMEOUT_SECS", "0"),
+        ] {
+            let err = Settings::from_toml_and_env(MINIMAL, env(&[(key, value)])).unwrap_err();
+            let name = key
+                .trim_start_matches("GORGIAS_AGENT__ORDERS__")
+                .to_lowercase();
+            assert!(err.to_string().contains(&format!("orders.{name}")), "{err}");
+        }
+        let text = format!(
+            "{MINIMAL}[[autopilot.topics]]\nname = \"o\"\nkeywords = [\"order\"]\nanswer = \"{{order.summary}}\"\nanswer_no_order = \"Tell me your order number.\"\n[autopilot.topics.answers_no_order]\nfr = \"\"\n"
+        );
+        let err = Settings::from_toml_and_env(&text, env(&[])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("autopilot.topics.answers_no_order"),
+            "{err}"
+        );
     }
 
     #[test]

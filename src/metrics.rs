@@ -57,6 +57,11 @@ struct EndpointLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabels {
+    source: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BrainLabels {
     brain: &'static str,
     outcome: &'static str,
@@ -95,6 +100,8 @@ struct Inner {
     outbox_oldest_failure: Gauge,
     dedup_entries: Gauge,
     storage_queued_commits: Gauge,
+    order_lookups: Family<SourceLabels, Counter>,
+    order_fetch_failures: Family<ReasonLabels, Counter>,
 }
 
 /// The metrics registry and its handles; clones share everything.
@@ -238,6 +245,18 @@ impl Metrics {
             "Storage commits waiting for the group committer",
             storage_queued_commits.clone(),
         );
+        let order_lookups = Family::default();
+        r.register(
+            "order_lookups",
+            "Turns that needed the customer's orders, by where they came from (body, fetched, cache, none)",
+            order_lookups.clone(),
+        );
+        let order_fetch_failures = Family::default();
+        r.register(
+            "order_fetch_failures",
+            "Failed GET /api/customers/{id} for order data (the turn went on without it), by reason",
+            order_fetch_failures.clone(),
+        );
         Metrics {
             inner: Arc::new(Inner {
                 registry: r,
@@ -260,6 +279,8 @@ impl Metrics {
                 outbox_oldest_failure,
                 dedup_entries,
                 storage_queued_commits,
+                order_lookups,
+                order_fetch_failures,
             }),
         }
     }
@@ -344,6 +365,22 @@ impl Metrics {
     pub fn gorgias_observer(&self) -> CallObserver {
         let metrics = self.clone();
         Arc::new(move |call: &CallRecord| metrics.gorgias_call(call))
+    }
+
+    /// A turn looked up the customer's orders; `source` is `body`, `fetched`, `cache` or `none`.
+    pub fn order_lookup(&self, source: &'static str) {
+        self.inner
+            .order_lookups
+            .get_or_create(&SourceLabels { source })
+            .inc();
+    }
+
+    /// Fetching a customer's orders failed (`reason`: an HTTP status or `timeout`, ...).
+    pub fn order_fetch_failed(&self, reason: &'static str) {
+        self.inner
+            .order_fetch_failures
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
     }
 
     /// Records one brain decision.
@@ -465,8 +502,24 @@ mod tests {
             elapsed: Duration::from_millis(30),
             waited: Duration::from_millis(500),
         });
+        m.order_lookup("fetched");
+        m.order_fetch_failed("timeout");
         let guard = m.turn_started();
         let text = m.encode();
+        assert_eq!(
+            sample(
+                &text,
+                "gorgias_agent_order_lookups_total{source=\"fetched\"}"
+            ),
+            1.0
+        );
+        assert_eq!(
+            sample(
+                &text,
+                "gorgias_agent_order_fetch_failures_total{reason=\"timeout\"}"
+            ),
+            1.0
+        );
         assert_eq!(
             sample(
                 &text,

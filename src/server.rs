@@ -30,6 +30,7 @@ use crate::intake::Intake;
 use crate::metrics::Metrics;
 use crate::store::{open_when_free_with, Store, StoreError};
 use crate::tickets::delivery::Delivery;
+use crate::tickets::orders::OrderLookup;
 use crate::tickets::supervisor::{RecoverPending, TicketSupervisor};
 use crate::tickets::turn::{RetryPolicy, TurnContext};
 
@@ -120,6 +121,7 @@ pub fn turn_context(
             give_up_after: settings.gorgias.retry_for(),
             in_doubt_delay: settings.gorgias.request_timeout(),
         },
+        orders: OrderLookup::new(&settings.orders, None, metrics.clone()),
         metrics,
         clock: Clock::System,
     })
@@ -157,18 +159,26 @@ pub async fn start_with_clock(
         settings.gorgias.window(),
     ));
     let metrics = Metrics::new();
+    // Order fetches share the account's rate budget (the limiter) with every other call.
+    let orders_api = (mode != Mode::DryRun).then(|| {
+        GorgiasApi::new(&settings.gorgias, limiter.clone())
+            .with_observer(metrics.gorgias_observer())
+    });
     let api = (mode != Mode::DryRun).then(|| {
         GorgiasApi::new(&settings.gorgias, limiter).with_observer(metrics.gorgias_observer())
     });
-    let mut cx = turn_context(
-        &settings,
-        store.clone(),
-        mode,
-        Delivery::new(mode, api, Sender::from_settings(&settings.gorgias)),
-        metrics.clone(),
-    )?;
-    cx.clock = clock;
-    let cx = Rc::new(cx);
+    let cx = Rc::new(TurnContext {
+        clock,
+        // Serving fetches order data a body lacks (live and shadow); replay never calls Gorgias.
+        orders: OrderLookup::new(&settings.orders, orders_api, metrics.clone()),
+        ..turn_context(
+            &settings,
+            store.clone(),
+            mode,
+            Delivery::new(mode, api, Sender::from_settings(&settings.gorgias)),
+            metrics.clone(),
+        )?
+    });
     let supervisor = TicketSupervisor::new(cx, settings.sessions.idle())
         .with_retention(settings.sessions.retention_secs())
         .start();

@@ -3,6 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::orders::Order;
+
+/// The most orders carried with a message (newest first): enough for any conversation, and a
+/// bound on what an inbox entry holds whatever the customer's history.
+pub const MAX_CARRIED_ORDERS: usize = 30;
+
 /// Marks the agent's own posted messages (`external_id` prefix), so their echo is recognised.
 pub const EXTERNAL_ID_PREFIX: &str = "gorgias-agent:";
 
@@ -40,6 +46,14 @@ pub struct CustomerMessage {
     pub language: Option<String>,
     pub text: String,
     pub created_datetime: Option<String>,
+    /// The customer's orders as the webhook body carried them, normalized and bounded (at most
+    /// [`MAX_CARRIED_ORDERS`]); empty when the body had none. Only the turn reads them: the
+    /// session keeps what the turn used, not this.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub orders: Vec<Order>,
+    /// For `{customer.first_name}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
 }
 
 #[cfg(test)]
@@ -64,6 +78,8 @@ impl CustomerMessage {
             language: None,
             text: text.into(),
             created_datetime: None,
+            orders: Vec::new(),
+            first_name: None,
         }
     }
 }

@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 use super::message::{Address, Customer, CustomerMessage, EXTERNAL_ID_PREFIX};
+use super::orders::Order;
 use super::outcome::{ActionName, DecisionOutcome, DecisionReason, IgnoreReason};
 use crate::text::clip;
 
@@ -64,6 +65,9 @@ pub struct DecisionRecord {
     pub message_ids: Vec<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The customer's order the decision was about (normalized fields only), for operators.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<Order>,
 }
 
 /// Where and to whom a public reply goes; taken from the customer message it answers.
@@ -325,9 +329,17 @@ impl Session {
             reason: reason.code().to_string(),
             message_ids,
             detail,
+            order: None,
         });
         while self.decisions.len() > MAX_DECISIONS {
             self.decisions.pop_front();
+        }
+    }
+
+    /// Names the order the latest decision was about.
+    pub fn attach_order(&mut self, order: Order) {
+        if let Some(last) = self.decisions.back_mut() {
+            last.order = Some(order);
         }
     }
 

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use super::ratelimit::{parse_call_limit, RateLimiter};
 use crate::config::{GorgiasSettings, Secret};
+use crate::domain::orders::reply_html;
 use crate::domain::session::ReplyTarget;
 use crate::domain::tags::AddTags;
 use crate::retry::{parse_retry_after, retryable_status};
@@ -111,8 +112,8 @@ impl Sender {
 }
 
 /// The body of a public reply: the customer's channel, `via: api`, `from_agent: true`, from
-/// the AI sender to the customer, text and HTML, and no `sent_datetime` (which would store the
-/// message without sending it).
+/// the AI sender to the customer, text and HTML (escaped; `<a href>` links on email and chat
+/// only), and no `sent_datetime` (which would store the message without sending it).
 pub fn reply_body(target: &ReplyTarget, text: &str, sender: &Sender, external_id: &str) -> Value {
     let from_address = if sender.email.is_empty() {
         target
@@ -144,7 +145,7 @@ pub fn reply_body(target: &ReplyTarget, text: &str, sender: &Sender, external_id
         "sender": sender.as_json(),
         "source": { "type": target.channel, "from": from, "to": [to] },
         "body_text": text,
-        "body_html": text_to_html(text),
+        "body_html": reply_html(text, &target.channel),
         "external_id": external_id,
     });
     body["receiver"] = match target.customer.id {
@@ -175,7 +176,7 @@ pub fn note_body(text: &str, sender: &Sender, external_id: &str) -> Value {
         "sender": sender.as_json(),
         "source": { "type": "internal-note" },
         "body_text": text,
-        "body_html": text_to_html(text),
+        "body_html": reply_html(text, "internal-note"),
         "external_id": external_id,
     })
 }
@@ -372,6 +373,17 @@ impl GorgiasApi {
             "get_user",
             Method::GET,
             &format!("/api/users/{user_id}"),
+            None,
+        )
+        .await
+    }
+
+    /// `GET /api/customers/{id}`: the customer, with their `integrations` (order data).
+    pub async fn get_customer(&self, customer_id: u64) -> Result<Value, GorgiasError> {
+        self.call(
+            "get_customer",
+            Method::GET,
+            &format!("/api/customers/{customer_id}"),
             None,
         )
         .await
@@ -585,6 +597,32 @@ mod tests {
         assert_eq!(b["external_id"], "gorgias-agent:1:1");
         assert_eq!(b["subject"], "Re: Order status");
         assert!(b.get("sent_datetime").is_none());
+    }
+
+    #[test]
+    fn reply_html_links_urls_on_email_and_chat_only_and_notes_never() {
+        let text = "Track it: https://track.example/1Z?a=1&b=<2>";
+        let html = |channel: &str| {
+            let mut t = target();
+            t.channel = channel.into();
+            reply_body(&t, text, &sender(), "x")["body_html"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        for channel in ["email", "chat"] {
+            assert!(
+                html(channel).contains("<a href=\"https://track.example/1Z?a=1&amp;b="),
+                "{}",
+                html(channel)
+            );
+        }
+        for channel in ["whatsapp", "sms", "facebook"] {
+            assert!(!html(channel).contains("<a "), "{}", html(channel));
+            assert!(html(channel).contains("&lt;2&gt;"), "{}", html(channel));
+        }
+        let note = note_body(text, &sender(), "x");
+        assert!(!note["body_html"].as_str().unwrap().contains("<a "));
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! ignored. The handed-off check needs storage and is applied by intake with the same enum.
 
 use crate::config::AutopilotSettings;
-use crate::domain::message::{Address, Customer, CustomerMessage, EXTERNAL_ID_PREFIX};
+use crate::domain::message::{
+    Address, Customer, CustomerMessage, EXTERNAL_ID_PREFIX, MAX_CARRIED_ORDERS,
+};
 use crate::domain::outcome::IgnoreReason;
 use crate::gorgias::webhook::WebhookEvent;
 
@@ -94,6 +96,18 @@ pub fn classify(
         language: ticket.language.clone(),
         text: message.text.clone(),
         created_datetime: message.created_datetime.clone(),
+        orders: ticket
+            .customer_orders
+            .orders
+            .iter()
+            .take(MAX_CARRIED_ORDERS)
+            .cloned()
+            .collect(),
+        first_name: ticket
+            .customer
+            .first_name
+            .clone()
+            .or_else(|| message.sender.first_name.clone()),
     })
 }
 

@@ -226,6 +226,17 @@ impl Intake {
             self.dedup.do_send(Forget(key));
             return Ok(unavailable(e.into()));
         }
+        if let Some(degraded) = event.ticket.customer_orders.degraded {
+            // Once per accepted event; the path and the kind of problem, never the values.
+            tracing::warn!(
+                ticket_id,
+                message_id,
+                path = "ticket.customer.integrations",
+                reason = degraded.code(),
+                kept_orders = message.orders.len(),
+                "order data partly or wholly unreadable; answering without it"
+            );
+        }
         // Stored, so a wake-up that does not fit in the supervisor's bounded mailbox is not
         // lost: its sweep picks the ticket up within seconds. Not awaited: the answer does not
         // depend on it.

@@ -1,10 +1,11 @@
 //! Tickets at run time: one actor per ticket (`actor`), created and passivated by the
 //! `supervisor`, owning a `domain::session`; a `turn` takes new messages, asks the brain, plans
 //! through `domain::plan`, and drains the outbox through `delivery`; `outbox` sums up the stored
-//! outboxes for metrics and readiness.
+//! outboxes for metrics and readiness; `orders` looks up the customer's orders a turn needs.
 
 pub mod actor;
 pub mod delivery;
+pub mod orders;
 pub mod outbox;
 pub mod supervisor;
 pub mod turn;

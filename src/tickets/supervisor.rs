@@ -461,6 +461,11 @@ mod tests {
                 in_doubt_delay: Duration::from_millis(10),
             },
             metrics: crate::metrics::Metrics::new(),
+            orders: crate::tickets::orders::OrderLookup::new(
+                &crate::config::OrdersSettings::default(),
+                None,
+                crate::metrics::Metrics::new(),
+            ),
             clock: Default::default(),
         })
     }

@@ -2,8 +2,10 @@
 //! records every call, checks Basic auth, and can be scripted to fail (status codes, a share of
 //! 503s, delays, a leaky-bucket 429 with `Retry-After`, dropping the connection after a post was
 //! processed).
+//! Customers (`GET /api/customers/{id}`, with their order data) can be set, failed and
+//! delayed on their own.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -67,6 +69,12 @@ struct State {
     past_tickets: Vec<Value>,
     /// The most items one page of a list holds (0: as many as asked for).
     page_size: usize,
+    /// `GET /api/customers/{id}` answers these bodies (404 for others).
+    customers: HashMap<u64, Value>,
+    /// `GET /api/customers/{id}` answers this status instead, when set.
+    customer_failure: Option<u16>,
+    /// Extra delay on `GET /api/customers/{id}` only.
+    customer_delay: Duration,
 }
 
 /// Handle to a running fake; cheap to clone.
@@ -232,6 +240,26 @@ impl FakeGorgias {
     pub fn set_teams(&self, teams: &[u64]) {
         self.lock().teams = teams.to_vec();
     }
+    /// What `GET /api/customers/{id}` answers for this customer.
+    pub fn set_customer(&self, id: u64, customer: Value) {
+        self.lock().customers.insert(id, customer);
+    }
+    /// `GET /api/customers/{id}` fails with this status (`None`: answers normally).
+    pub fn fail_customers(&self, status: Option<u16>) {
+        self.lock().customer_failure = status;
+    }
+    /// `GET /api/customers/{id}` answers this late.
+    pub fn delay_customers(&self, d: Duration) {
+        self.lock().customer_delay = d;
+    }
+    /// Answered `GET /api/customers/{id}` calls.
+    pub fn customer_fetches(&self, id: u64) -> usize {
+        let path = format!("/api/customers/{id}");
+        self.calls()
+            .iter()
+            .filter(|c| c.method == "GET" && c.path == path)
+            .count()
+    }
     /// Past tickets, newest first, each with its `messages`: listed by `GET /api/tickets`, and
     /// their messages by `GET /api/tickets/{id}/messages`.
     pub fn seed_tickets(&self, tickets: Vec<Value>) {
@@ -293,7 +321,11 @@ async fn handle(
     let delay = {
         let mut s = state.lock().unwrap();
         s.started += 1;
-        s.delay
+        if req.path().starts_with("/api/customers/") {
+            s.delay + s.customer_delay
+        } else {
+            s.delay
+        }
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -396,6 +428,16 @@ fn answer(
                 )
             } else {
                 (error(404, "Resource not found."), false)
+            }
+        }
+        ("GET", ["api", "customers", id]) => {
+            let id: u64 = id.parse().unwrap_or(0);
+            if let Some(status) = s.customer_failure {
+                return (error(status, "An external service had an issue."), false);
+            }
+            match s.customers.get(&id) {
+                Some(customer) => (HttpResponse::Ok().json(customer), false),
+                None => (error(404, "Resource not found."), false),
             }
         }
         ("POST", ["api", "tickets", id, "messages"]) => {

@@ -79,14 +79,19 @@ pub fn settings(
     storage: &std::path::Path,
     overrides: &[(&str, &str)],
 ) -> Settings {
-    let text = config_toml(gorgias_url, storage);
+    settings_from_toml(&config_toml(gorgias_url, storage), overrides)
+}
+
+/// Settings from TOML `text` with `(dotted.key, value)` overrides applied like environment
+/// variables.
+pub fn settings_from_toml(text: &str, overrides: &[(&str, &str)]) -> Settings {
     let env = overrides.iter().map(|(k, v)| {
         (
             format!("GORGIAS_AGENT__{}", k.replace('.', "__").to_uppercase()),
             v.to_string(),
         )
     });
-    Settings::from_toml_and_env(&text, env).expect("test settings")
+    Settings::from_toml_and_env(text, env).expect("test settings")
 }
 
 /// A running agent plus its fake Gorgias and storage.
@@ -114,11 +119,29 @@ impl TestApp {
 
     /// [`TestApp::spawn_with`], the agent's "now" taken from `clock`.
     pub async fn spawn_with_clock(overrides: &[(&str, &str)], clock: Clock) -> TestApp {
+        Self::spawn_with_config_and_clock(|toml| toml, overrides, clock).await
+    }
+
+    /// Spawns with the test configuration's TOML text changed by `edit` (a topic's answer, say),
+    /// then `overrides` applied.
+    pub async fn spawn_with_config(
+        edit: impl FnOnce(String) -> String,
+        overrides: &[(&str, &str)],
+    ) -> TestApp {
+        Self::spawn_with_config_and_clock(edit, overrides, Clock::System).await
+    }
+
+    async fn spawn_with_config_and_clock(
+        edit: impl FnOnce(String) -> String,
+        overrides: &[(&str, &str)],
+        clock: Clock,
+    ) -> TestApp {
         init_logs();
         let dir = tempfile::tempdir().unwrap();
         let storage = dir.path().join("store");
         let gorgias = FakeGorgias::start();
-        let s = settings(&gorgias.base_url, &storage, overrides);
+        let text = edit(config_toml(&gorgias.base_url, &storage));
+        let s = settings_from_toml(&text, overrides);
         let mut app = TestApp {
             address: String::new(),
             gorgias,

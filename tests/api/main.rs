@@ -14,6 +14,7 @@ mod lifecycle;
 mod logs;
 mod metrics;
 mod openai;
+mod orders;
 mod reliability;
 mod replay;
 mod replies;
