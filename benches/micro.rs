@@ -352,6 +352,8 @@ fn fifty_topics() -> Vec<Topic> {
             },
             answer: format!("Here is how {name} works at Acme: ..."),
             answers: Default::default(),
+            answer_no_order: String::new(),
+            answers_no_order: Default::default(),
         })
         .collect()
 }

@@ -35,6 +35,7 @@ pub async fn run<W: Write>(settings: &Settings, out: &mut W) -> bool {
         settings.brain.backend.as_str(),
         settings.autopilot.topics.len()
     ));
+    lifecycle(&mut list, settings);
     if settings.gorgias.mode == Mode::DryRun {
         list.skip("Gorgias credentials, AI user, handoff user and team: dry-run mode makes no Gorgias calls (set gorgias.mode to \"shadow\" or \"live\" to check them)");
         return list.failures == 0;
@@ -121,6 +122,43 @@ pub async fn run<W: Write>(settings: &Settings, out: &mut W) -> bool {
         list.skip("handoff.team_id is 0: handoffs do not set an assignee team");
     }
     list.failures == 0
+}
+
+/// The ticket lifecycle settings, one line each; the business hours' zone is looked up in the
+/// bundled time zone database (a bad one fails here as it fails startup).
+fn lifecycle<W: Write>(list: &mut Checklist<'_, W>, settings: &Settings) {
+    match settings.planner() {
+        Ok(planner) => {
+            list.pass(&planner.handoff.tags.describe());
+            match &planner.handoff.final_reply_offline {
+                Some(_) => {
+                    list.pass("handoff.final_reply_offline is set: used outside business hours")
+                }
+                None => list
+                    .pass("handoff.final_reply_offline is empty: handoff.final_reply at any hour"),
+            }
+            list.pass(&planner.reply.tags.describe());
+            list.pass(&format!(
+                "autopilot.close_after_reply = {}",
+                planner.reply.close
+            ));
+            match &planner.hours {
+                Some(hours) => {
+                    let now = if hours.is_open(jiff::Timestamp::now()) {
+                        "open now"
+                    } else {
+                        "closed now"
+                    };
+                    list.pass(&format!("business hours: {} ({now})", hours.describe()));
+                }
+                None => list.pass("business hours: none configured (always open)"),
+            }
+        }
+        Err(e) => list.fail(
+            &e.to_string(),
+            "fix the key named; see the README's config reference",
+        ),
+    }
 }
 
 fn check_entity<W: Write>(

@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::domain::plan::HandoffRules;
+use crate::domain::hours::{BusinessHours, BusinessHoursSettings, HoursError};
 pub use crate::domain::plan::Mode;
+use crate::domain::plan::{HandoffRules, Planner, ReplyRules};
+use crate::domain::tags::{HandoffTags, ReplyTags, TagError};
 
 /// Prefix of the environment variables that override config keys.
 pub const ENV_PREFIX: &str = "GORGIAS_AGENT";
@@ -23,6 +25,12 @@ pub enum ConfigError {
     Parse(String),
     #[error("invalid config: `{key}` {problem}")]
     Invalid { key: &'static str, problem: String },
+    /// A tag name of `handoff.tags` / `autopilot.reply_tags`; the message names the entry.
+    #[error("invalid config: {0}")]
+    Tag(#[from] TagError),
+    /// A `[business_hours]` value; the message names the key.
+    #[error("invalid config: {0}")]
+    Hours(#[from] HoursError),
 }
 
 impl ConfigError {
@@ -136,6 +144,11 @@ pub struct Settings {
     pub autopilot: AutopilotSettings,
     #[serde(default)]
     pub brain: BrainSettings,
+    /// Absent: always open.
+    #[serde(default)]
+    pub business_hours: Option<BusinessHoursSettings>,
+    #[serde(default)]
+    pub orders: OrdersSettings,
     #[serde(default)]
     pub log: LogSettings,
 }
@@ -384,6 +397,10 @@ pub struct HandoffSettings {
     pub final_reply: String,
     pub max_ai_replies: u32,
     pub internal_note: bool,
+    /// Added on handoff; `{reason}` in a name becomes the reason code. None by default.
+    pub tags: Vec<String>,
+    /// The final reply outside business hours; empty: `final_reply` at any hour.
+    pub final_reply_offline: String,
     /// `final_reply` in other languages, by language code (`fr = "..."`).
     pub final_replies: BTreeMap<String, String>,
 }
@@ -396,6 +413,8 @@ impl Default for HandoffSettings {
             final_reply: "Thanks for your patience. I'm passing your request to a member of our team, who will follow up here shortly.".into(),
             max_ai_replies: 5,
             internal_note: true,
+            tags: Vec::new(),
+            final_reply_offline: String::new(),
             final_replies: BTreeMap::new(),
         }
     }
@@ -403,13 +422,16 @@ impl Default for HandoffSettings {
 
 impl HandoffSettings {
     /// The rules a handoff is planned by.
-    pub fn rules(&self) -> HandoffRules {
-        HandoffRules {
+    pub fn rules(&self) -> Result<HandoffRules, ConfigError> {
+        let offline = self.final_reply_offline.trim();
+        Ok(HandoffRules {
             final_reply: self.final_reply.clone(),
             internal_note: self.internal_note,
             user_id: self.user_id,
             team_id: self.team_id,
-        }
+            tags: HandoffTags::parse(&self.tags)?,
+            final_reply_offline: (!offline.is_empty()).then(|| self.final_reply_offline.clone()),
+        })
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -419,6 +441,7 @@ impl HandoffSettings {
                 "must not be empty: it is what the customer reads on handoff",
             ));
         }
+        HandoffTags::parse(&self.tags)?;
         check_translations("handoff.final_replies", &self.final_replies)?;
         Ok(())
     }
@@ -449,11 +472,16 @@ impl DedupSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct SessionSettings {
     pub idle_secs: u64,
+    /// Sessions idle this many days are deleted by a background sweep; 0 keeps everything.
+    pub retention_days: u64,
 }
 
 impl Default for SessionSettings {
     fn default() -> Self {
-        SessionSettings { idle_secs: 300 }
+        SessionSettings {
+            idle_secs: 300,
+            retention_days: 0,
+        }
     }
 }
 
@@ -461,6 +489,11 @@ impl SessionSettings {
     /// How long a ticket actor without work lives before it is stopped.
     pub fn idle(&self) -> Duration {
         Duration::from_secs(self.idle_secs)
+    }
+
+    /// How long an idle session is kept, `None` for ever.
+    pub fn retention_secs(&self) -> Option<u64> {
+        (self.retention_days > 0).then(|| self.retention_days.saturating_mul(86_400))
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -478,6 +511,10 @@ pub struct AutopilotSettings {
     /// Empty: every channel.
     pub channels: Vec<String>,
     pub topics: Vec<Topic>,
+    /// Added to the ticket after each AI reply. None by default.
+    pub reply_tags: Vec<String>,
+    /// Close the ticket after each AI reply (Gorgias reopens it when the customer writes).
+    pub close_after_reply: bool,
 }
 
 impl Default for AutopilotSettings {
@@ -486,6 +523,8 @@ impl Default for AutopilotSettings {
             enabled: true,
             channels: Vec::new(),
             topics: Vec::new(),
+            reply_tags: Vec::new(),
+            close_after_reply: false,
         }
     }
 }
@@ -500,8 +539,17 @@ impl AutopilotSettings {
                 .any(|c| c.trim().eq_ignore_ascii_case(channel.trim()))
     }
 
+    /// What follows an AI reply.
+    pub fn reply_rules(&self) -> Result<ReplyRules, ConfigError> {
+        Ok(ReplyRules {
+            tags: ReplyTags::parse(&self.reply_tags)?,
+            close: self.close_after_reply,
+        })
+    }
+
     /// `backend` decides whether a handled topic needs its own answer.
     fn validate(&self, backend: BrainBackend) -> Result<(), ConfigError> {
+        ReplyTags::parse(&self.reply_tags)?;
         for topic in &self.topics {
             if topic.name.trim().is_empty() {
                 return Err(ConfigError::invalid(
@@ -519,6 +567,7 @@ impl AutopilotSettings {
                 ));
             }
             check_translations("autopilot.topics.answers", &topic.answers)?;
+            check_translations("autopilot.topics.answers_no_order", &topic.answers_no_order)?;
             if topic.action == TopicAction::Handle
                 && topic.answer.trim().is_empty()
                 && backend == BrainBackend::KnowledgeBase
@@ -554,6 +603,13 @@ pub struct Topic {
     /// `answer` in other languages, by language code (`fr = "..."`).
     #[serde(default)]
     pub answers: BTreeMap<String, String>,
+    /// Said instead of an `answer` that needs order data the customer does not have; empty:
+    /// such a turn hands off (`no_order_data`).
+    #[serde(default)]
+    pub answer_no_order: String,
+    /// `answer_no_order` in other languages, by language code.
+    #[serde(default)]
+    pub answers_no_order: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -703,6 +759,61 @@ impl OpenAiSettings {
     }
 }
 
+/// The customer's own orders in answers (`ticket.customer.integrations`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OrdersSettings {
+    pub enabled: bool,
+    /// Live and shadow: when the webhook body carries no order data and the turn needs it,
+    /// `GET /api/customers/{id}`.
+    pub fetch: bool,
+    /// A fetched customer's orders are reused this long (per customer id).
+    pub cache_secs: u64,
+    /// The most recent orders offered to the openai brain.
+    pub max_orders: usize,
+    /// The longest a fetch may take, rate-limit wait included, before the turn goes on
+    /// without order data.
+    pub fetch_timeout_secs: u64,
+}
+
+impl Default for OrdersSettings {
+    fn default() -> Self {
+        OrdersSettings {
+            enabled: true,
+            fetch: true,
+            cache_secs: 60,
+            max_orders: 3,
+            fetch_timeout_secs: 5,
+        }
+    }
+}
+
+impl OrdersSettings {
+    pub fn cache_for(&self) -> Duration {
+        Duration::from_secs(self.cache_secs)
+    }
+
+    pub fn fetch_timeout(&self) -> Duration {
+        Duration::from_secs(self.fetch_timeout_secs)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=20).contains(&self.max_orders) {
+            return Err(ConfigError::invalid(
+                "orders.max_orders",
+                "must be between 1 and 20",
+            ));
+        }
+        if self.fetch_timeout_secs == 0 {
+            return Err(ConfigError::invalid(
+                "orders.fetch_timeout_secs",
+                "must be > 0",
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogSettings {
@@ -785,6 +896,8 @@ impl Settings {
             .try_parsing(true)
             .list_separator(",")
             .with_list_parse_key("autopilot.channels")
+            .with_list_parse_key("autopilot.reply_tags")
+            .with_list_parse_key("handoff.tags")
             .source(Some(overrides));
         let built = config::Config::builder()
             .add_source(config::File::from_str(text, config::FileFormat::Toml))
@@ -809,7 +922,28 @@ impl Settings {
         self.sessions.validate()?;
         self.autopilot.validate(self.brain.backend)?;
         self.brain.validate()?;
+        self.orders.validate()?;
+        self.business_hours()?;
         self.log.validate()
+    }
+
+    /// `[business_hours]`, validated; `None` when the section is absent (always open).
+    pub fn business_hours(&self) -> Result<Option<BusinessHours>, ConfigError> {
+        self.business_hours
+            .as_ref()
+            .map(BusinessHours::from_settings)
+            .transpose()
+            .map_err(ConfigError::from)
+    }
+
+    /// The rules turns plan by: mode, handoff package, what follows a reply, business hours.
+    pub fn planner(&self) -> Result<Planner, ConfigError> {
+        Ok(Planner {
+            mode: self.gorgias.mode,
+            handoff: self.handoff.rules()?,
+            reply: self.autopilot.reply_rules()?,
+            hours: self.business_hours()?,
+        })
     }
 }
 
@@ -841,6 +975,33 @@ ai_user_id = 7
         assert!(s.handoff.internal_note);
         assert_eq!(s.brain.backend, BrainBackend::KnowledgeBase);
         assert_eq!(s.server.max_body_bytes, 1_048_576);
+    }
+
+    #[test]
+    fn orders_default_to_the_contract_and_are_validated() {
+        let s = Settings::from_toml_and_env(MINIMAL, env(&[])).unwrap();
+        assert!(s.orders.enabled && s.orders.fetch);
+        assert_eq!(s.orders.cache_for(), Duration::from_secs(60));
+        assert_eq!(s.orders.max_orders, 3);
+        for (key, value) in [
+            ("GORGIAS_AGENT__ORDERS__MAX_ORDERS", "0"),
+            ("GORGIAS_AGENT__ORDERS__FETCH_TIMEOUT_SECS", "0"),
+        ] {
+            let err = Settings::from_toml_and_env(MINIMAL, env(&[(key, value)])).unwrap_err();
+            let name = key
+                .trim_start_matches("GORGIAS_AGENT__ORDERS__")
+                .to_lowercase();
+            assert!(err.to_string().contains(&format!("orders.{name}")), "{err}");
+        }
+        let text = format!(
+            "{MINIMAL}[[autopilot.topics]]\nname = \"o\"\nkeywords = [\"order\"]\nanswer = \"{{order.summary}}\"\nanswer_no_order = \"Tell me your order number.\"\n[autopilot.topics.answers_no_order]\nfr = \"\"\n"
+        );
+        let err = Settings::from_toml_and_env(&text, env(&[])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("autopilot.topics.answers_no_order"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -971,6 +1132,116 @@ ai_user_id = 7
         s.brain.openai.retry_max_ms = 0;
         assert_eq!(s.gorgias.retry_initial(), Duration::from_millis(1));
         assert_eq!(s.brain.openai.retry_max(), Duration::from_millis(1));
+    }
+
+    #[test]
+    fn the_lifecycle_is_off_until_configured() {
+        let s = Settings::from_toml_and_env(MINIMAL, env(&[])).unwrap();
+        let p = s.planner().unwrap();
+        assert!(p.handoff.tags.is_empty());
+        assert_eq!(p.handoff.final_reply_offline, None);
+        assert!(p.reply.tags.is_empty());
+        assert!(!p.reply.close);
+        assert!(p.hours.is_none());
+    }
+
+    #[test]
+    fn lifecycle_settings_are_read_from_the_file_and_the_environment() {
+        let text = format!(
+            "{MINIMAL}[handoff]\ntags = [\"ai-handoff\", \"ai-handoff-{{reason}}\"]\nfinal_reply_offline = \"We're closed.\"\n[business_hours]\ntimezone = \"Europe/Paris\"\nmon = \"09:00-17:00\"\n"
+        );
+        let s = Settings::from_toml_and_env(
+            &text,
+            env(&[
+                ("GORGIAS_AGENT__AUTOPILOT__REPLY_TAGS", "ai-replied,ai"),
+                ("GORGIAS_AGENT__AUTOPILOT__CLOSE_AFTER_REPLY", "true"),
+            ]),
+        )
+        .unwrap();
+        let p = s.planner().unwrap();
+        assert_eq!(
+            p.handoff.tags.expand("no_answer"),
+            ["ai-handoff", "ai-handoff-no_answer"]
+        );
+        assert_eq!(
+            p.handoff.final_reply_offline.as_deref(),
+            Some("We're closed.")
+        );
+        assert_eq!(p.reply.tags.names(), ["ai-replied", "ai"]);
+        assert!(p.reply.close);
+        assert_eq!(
+            p.hours.unwrap().describe(),
+            "Europe/Paris: mon 09:00-17:00, tue-sun closed"
+        );
+        let s = Settings::from_toml_and_env(
+            MINIMAL,
+            env(&[("GORGIAS_AGENT__HANDOFF__TAGS", "ai-handoff,ai-{reason}")]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.planner().unwrap().handoff.tags.expand("skip_topic"),
+            ["ai-handoff", "ai-skip_topic"]
+        );
+    }
+
+    #[test]
+    fn bad_tags_and_business_hours_name_the_key() {
+        let bad = |extra: &str| {
+            Settings::from_toml_and_env(&format!("{MINIMAL}{extra}"), env(&[]))
+                .unwrap_err()
+                .to_string()
+        };
+        let err = bad("[handoff]\ntags = [\"ok\", \"\"]\n");
+        assert!(err.contains("`handoff.tags[1]`"), "{err}");
+        let err = bad("[autopilot]\nreply_tags = [\"a-{reason}\"]\n");
+        assert!(err.contains("`autopilot.reply_tags[0]`"), "{err}");
+        let err = bad("[business_hours]\ntimezone = \"Mars/Olympus\"\nmon = \"09:00-17:00\"\n");
+        assert!(err.contains("`business_hours.timezone`"), "{err}");
+        let err = bad("[business_hours]\ntimezone = \"UTC\"\ntue = \"17:00-09:00\"\n");
+        assert!(err.contains("`business_hours.tue`"), "{err}");
+        let err = bad("[business_hours]\ntimezone = \"UTC\"\nmonday = \"09:00-17:00\"\n");
+        assert!(err.contains("monday"), "{err}");
+    }
+
+    #[test]
+    fn the_commented_lifecycle_examples_in_the_shipped_config_are_valid() {
+        let examples = [
+            "tags =",
+            "final_reply_offline =",
+            "reply_tags =",
+            "close_after_reply =",
+            "[business_hours]",
+            "timezone =",
+            "mon =",
+            "tue =",
+            "wed =",
+            "thu =",
+            "fri =",
+            "sat =",
+            "sun =",
+        ];
+        let text: String = include_str!("../config.toml")
+            .lines()
+            .map(|line| match line.strip_prefix("# ") {
+                Some(rest) if examples.iter().any(|e| rest.starts_with(e)) => rest,
+                _ => line,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let p = Settings::from_toml_and_env(&text, env(&[]))
+            .unwrap()
+            .planner()
+            .unwrap();
+        assert_eq!(
+            p.handoff.tags.expand("no_answer"),
+            ["ai-handoff", "ai-handoff-no_answer"]
+        );
+        assert!(p.handoff.final_reply_offline.is_some());
+        assert_eq!(p.reply.tags.names(), ["ai-replied"]);
+        assert_eq!(
+            p.hours.unwrap().describe(),
+            "America/New_York: mon-fri 09:00-17:00, sat-sun closed"
+        );
     }
 
     #[test]

@@ -11,15 +11,18 @@
 //!   [`tickets::turn`] at a time: new messages into the [`domain::session`], a decision from the
 //!   [`brain`] (after model-independent guardrails), the actions planned by [`domain::plan`] and
 //!   delivered in order by [`tickets::delivery`] through [`gorgias::api`];
-//! - [`domain`] holds the ticket model and every rule: messages, sessions, planning, and the
-//!   typed outcomes ([`domain::outcome`]) that logs, metrics and answers carry;
+//! - [`domain`] holds the ticket model and every rule: messages, sessions, planning (with tags,
+//!   closing and business hours), and the typed outcomes ([`domain::outcome`]) that logs,
+//!   metrics and answers carry;
 //! - [`config`] holds the settings, [`server`] wires it all, [`telemetry`] sets up logs, and
 //!   [`check`] verifies a configuration against Gorgias before going live; [`retry`], [`text`]
 //!   and [`time`] are the small rules every layer shares;
 //! - [`metrics`] counts what happens along the way for `GET /metrics`, and the admin API
 //!   ([`http::admin`]) shows a ticket's session and resumes a handed-off one;
 //! - the operator console ([`http::console`]) shows the figures that each turn's commit adds to
-//!   hourly counters ([`domain::stats`], [`tickets::stats`]), the tickets and their decisions.
+//!   hourly counters ([`domain::stats`], [`tickets::stats`]), the tickets and their decisions;
+//! - [`replay`] takes past tickets through the same [`intake`] and [`tickets::turn`], offline,
+//!   on a scratch store, and reports what the AI would have done.
 
 pub mod brain;
 pub mod check;
@@ -30,6 +33,7 @@ pub mod gorgias;
 pub mod http;
 pub mod intake;
 pub mod metrics;
+pub mod replay;
 pub mod retry;
 pub mod server;
 pub mod store;

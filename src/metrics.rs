@@ -57,6 +57,11 @@ struct EndpointLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SourceLabels {
+    source: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BrainLabels {
     brain: &'static str,
     outcome: &'static str,
@@ -80,6 +85,8 @@ struct Inner {
     replies_posted: Family<ModeLabels, Counter>,
     notes_posted: Family<ModeLabels, Counter>,
     reassignments: Family<ModeLabels, Counter>,
+    tags_added: Family<ModeLabels, Counter>,
+    tickets_closed: Family<ModeLabels, Counter>,
     handoffs: Family<ReasonLabels, Counter>,
     actions_failed: Family<ActionLabels, Counter>,
     gorgias_requests: Family<CallLabels, Counter>,
@@ -93,6 +100,8 @@ struct Inner {
     outbox_oldest_failure: Gauge,
     dedup_entries: Gauge,
     storage_queued_commits: Gauge,
+    order_lookups: Family<SourceLabels, Counter>,
+    order_fetch_failures: Family<ReasonLabels, Counter>,
 }
 
 /// The metrics registry and its handles; clones share everything.
@@ -139,6 +148,18 @@ impl Metrics {
             "reassignments",
             "Tickets reassigned to the handoff user or team, by mode",
             reassignments.clone(),
+        );
+        let tags_added = Family::default();
+        r.register(
+            "tags_added",
+            "Tag names added to tickets (handoff.tags, autopilot.reply_tags), by mode",
+            tags_added.clone(),
+        );
+        let tickets_closed = Family::default();
+        r.register(
+            "tickets_closed",
+            "Tickets closed after an AI reply (autopilot.close_after_reply), by mode",
+            tickets_closed.clone(),
         );
         let handoffs = Family::default();
         r.register(
@@ -224,6 +245,18 @@ impl Metrics {
             "Storage commits waiting for the group committer",
             storage_queued_commits.clone(),
         );
+        let order_lookups = Family::default();
+        r.register(
+            "order_lookups",
+            "Turns that needed the customer's orders, by where they came from (body, fetched, cache, none)",
+            order_lookups.clone(),
+        );
+        let order_fetch_failures = Family::default();
+        r.register(
+            "order_fetch_failures",
+            "Failed GET /api/customers/{id} for order data (the turn went on without it), by reason",
+            order_fetch_failures.clone(),
+        );
         Metrics {
             inner: Arc::new(Inner {
                 registry: r,
@@ -231,6 +264,8 @@ impl Metrics {
                 replies_posted,
                 notes_posted,
                 reassignments,
+                tags_added,
+                tickets_closed,
                 handoffs,
                 actions_failed,
                 gorgias_requests,
@@ -244,6 +279,8 @@ impl Metrics {
                 outbox_oldest_failure,
                 dedup_entries,
                 storage_queued_commits,
+                order_lookups,
+                order_fetch_failures,
             }),
         }
     }
@@ -259,7 +296,7 @@ impl Metrics {
             .inc();
     }
 
-    /// An outbox action was delivered.
+    /// An outbox action was delivered (tags are counted by name: see [`Metrics::tags_added`]).
     pub fn delivered(&self, action: ActionName, mode: Mode) {
         let labels = ModeLabels {
             mode: mode.as_str(),
@@ -268,8 +305,20 @@ impl Metrics {
             ActionName::Reply => &self.inner.replies_posted,
             ActionName::Note => &self.inner.notes_posted,
             ActionName::Reassign => &self.inner.reassignments,
+            ActionName::Close => &self.inner.tickets_closed,
+            ActionName::AddTags => return,
         };
         family.get_or_create(&labels).inc();
+    }
+
+    /// `count` tag names were added to a ticket.
+    pub fn tags_added(&self, count: usize, mode: Mode) {
+        self.inner
+            .tags_added
+            .get_or_create(&ModeLabels {
+                mode: mode.as_str(),
+            })
+            .inc_by(count as u64);
     }
 
     /// A ticket was handed to humans.
@@ -316,6 +365,22 @@ impl Metrics {
     pub fn gorgias_observer(&self) -> CallObserver {
         let metrics = self.clone();
         Arc::new(move |call: &CallRecord| metrics.gorgias_call(call))
+    }
+
+    /// A turn looked up the customer's orders; `source` is `body`, `fetched`, `cache` or `none`.
+    pub fn order_lookup(&self, source: &'static str) {
+        self.inner
+            .order_lookups
+            .get_or_create(&SourceLabels { source })
+            .inc();
+    }
+
+    /// Fetching a customer's orders failed (`reason`: an HTTP status or `timeout`, ...).
+    pub fn order_fetch_failed(&self, reason: &'static str) {
+        self.inner
+            .order_fetch_failures
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
     }
 
     /// Records one brain decision.
@@ -400,6 +465,31 @@ mod tests {
     }
 
     #[test]
+    fn tags_are_counted_by_name_and_closes_by_ticket() {
+        let m = Metrics::new();
+        m.delivered(ActionName::AddTags, Mode::Live);
+        m.tags_added(2, Mode::Live);
+        m.delivered(ActionName::Close, Mode::Live);
+        m.delivered(ActionName::Close, Mode::DryRun);
+        let text = m.encode();
+        assert_eq!(
+            sample(&text, "gorgias_agent_tags_added_total{mode=\"live\"}"),
+            2.0
+        );
+        assert_eq!(
+            sample(&text, "gorgias_agent_tickets_closed_total{mode=\"live\"}"),
+            1.0
+        );
+        assert_eq!(
+            sample(
+                &text,
+                "gorgias_agent_tickets_closed_total{mode=\"dry-run\"}"
+            ),
+            1.0
+        );
+    }
+
+    #[test]
     fn names_follow_prometheus_conventions_and_values_move() {
         let m = Metrics::new();
         m.webhook(IntakeOutcome::Ignored, "not_assigned_to_ai");
@@ -412,8 +502,24 @@ mod tests {
             elapsed: Duration::from_millis(30),
             waited: Duration::from_millis(500),
         });
+        m.order_lookup("fetched");
+        m.order_fetch_failed("timeout");
         let guard = m.turn_started();
         let text = m.encode();
+        assert_eq!(
+            sample(
+                &text,
+                "gorgias_agent_order_lookups_total{source=\"fetched\"}"
+            ),
+            1.0
+        );
+        assert_eq!(
+            sample(
+                &text,
+                "gorgias_agent_order_fetch_failures_total{reason=\"timeout\"}"
+            ),
+            1.0
+        );
         assert_eq!(
             sample(
                 &text,

@@ -16,11 +16,13 @@ use crate::brain::knowledge::{KnowledgeBrain, KnowledgeIndex};
 use crate::brain::openai::OpenAiBrain;
 use crate::brain::prompt::PromptBuilder;
 use crate::brain::Brain;
-use crate::config::{BrainBackend, Settings};
+use crate::config::{BrainBackend, ConfigError, Settings};
 use crate::dedup::DedupActor;
+use crate::domain::hours::Clock;
 use crate::domain::plan::{Mode, Planner};
 use crate::gorgias::api::{GorgiasApi, Sender};
 use crate::gorgias::ratelimit::RateLimiter;
+use crate::http::admin::SettingsView;
 use crate::http::console::ConsoleState;
 use crate::http::health::outbox_stuck_after;
 use crate::http::{routes, AgentRootSpan, AppState};
@@ -29,6 +31,7 @@ use crate::intake::Intake;
 use crate::metrics::Metrics;
 use crate::store::{open_when_free_with, Store, StoreError};
 use crate::tickets::delivery::Delivery;
+use crate::tickets::orders::OrderLookup;
 use crate::tickets::supervisor::{RecoverPending, TicketSupervisor};
 use crate::tickets::turn::{RetryPolicy, TurnContext};
 
@@ -40,6 +43,8 @@ pub enum StartError {
     Bind { addr: String, reason: String },
     #[error("cannot read brain.knowledge_dir: {0}")]
     Knowledge(String),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error("server error: {0}")]
     Server(String),
 }
@@ -82,8 +87,59 @@ pub fn build_brain(settings: &Settings) -> Result<Rc<dyn Brain>, StartError> {
     }
 }
 
+/// The filter rules of intake, from the settings (serve and replay read the same ones).
+pub fn filter_rules(settings: &Settings) -> FilterRules {
+    FilterRules {
+        ai_user_id: settings.gorgias.ai_user_id,
+        autopilot: settings.autopilot.clone(),
+    }
+}
+
+/// What every turn needs: the configured brain and guardrails, the planner for `mode`, and
+/// `delivery`. The one place a turn's context is built, for `serve` and `replay` alike, so the
+/// two cannot decide differently.
+pub fn turn_context(
+    settings: &Settings,
+    store: Store,
+    mode: Mode,
+    delivery: Delivery,
+    metrics: Metrics,
+) -> Result<TurnContext, StartError> {
+    Ok(TurnContext {
+        store,
+        brain: build_brain(settings)?,
+        guardrails: Guardrails::new(&settings.autopilot.topics, settings.handoff.max_ai_replies)
+            .with_phrases(&settings.brain.guardrails)
+            .with_final_replies(&settings.handoff.final_replies),
+        delivery,
+        planner: Planner {
+            mode,
+            ..settings.planner()?
+        },
+        retry: RetryPolicy {
+            initial: settings.gorgias.retry_initial(),
+            max: settings.gorgias.retry_max(),
+            give_up_after: settings.gorgias.retry_for(),
+            in_doubt_delay: settings.gorgias.request_timeout(),
+        },
+        orders: OrderLookup::new(&settings.orders, None, metrics.clone()),
+        metrics,
+        clock: Clock::System,
+    })
+}
+
 /// Starts everything on the current actix system, serving on `listener`.
 pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running, StartError> {
+    start_with_clock(settings, listener, Clock::System).await
+}
+
+/// [`start`] with "now" taken from `clock`: tests fix it to decide at a chosen instant (business
+/// hours) without waiting for the wall clock.
+pub async fn start_with_clock(
+    settings: Settings,
+    listener: TcpListener,
+    clock: Clock,
+) -> Result<Running, StartError> {
     let addr = listener.local_addr().map_err(|e| StartError::Bind {
         addr: settings.server.bind.clone(),
         reason: e.to_string(),
@@ -104,29 +160,29 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
         settings.gorgias.window(),
     ));
     let metrics = Metrics::new();
+    // Order fetches share the account's rate budget (the limiter) with every other call.
+    let orders_api = (mode != Mode::DryRun).then(|| {
+        GorgiasApi::new(&settings.gorgias, limiter.clone())
+            .with_observer(metrics.gorgias_observer())
+    });
     let api = (mode != Mode::DryRun).then(|| {
         GorgiasApi::new(&settings.gorgias, limiter).with_observer(metrics.gorgias_observer())
     });
     let cx = Rc::new(TurnContext {
-        store: store.clone(),
-        brain: build_brain(&settings)?,
-        guardrails: Guardrails::new(&settings.autopilot.topics, settings.handoff.max_ai_replies)
-            .with_phrases(&settings.brain.guardrails)
-            .with_final_replies(&settings.handoff.final_replies),
-        delivery: Delivery::new(mode, api, Sender::from_settings(&settings.gorgias)),
-        planner: Planner {
+        clock,
+        // Serving fetches order data a body lacks (live and shadow); replay never calls Gorgias.
+        orders: OrderLookup::new(&settings.orders, orders_api, metrics.clone()),
+        ..turn_context(
+            &settings,
+            store.clone(),
             mode,
-            handoff: settings.handoff.rules(),
-        },
-        retry: RetryPolicy {
-            initial: settings.gorgias.retry_initial(),
-            max: settings.gorgias.retry_max(),
-            give_up_after: settings.gorgias.retry_for(),
-            in_doubt_delay: settings.gorgias.request_timeout(),
-        },
-        metrics: metrics.clone(),
+            Delivery::new(mode, api, Sender::from_settings(&settings.gorgias)),
+            metrics.clone(),
+        )?
     });
-    let supervisor = TicketSupervisor::new(cx, settings.sessions.idle()).start();
+    let supervisor = TicketSupervisor::new(cx, settings.sessions.idle())
+        .with_retention(settings.sessions.retention_secs())
+        .start();
     let recovered = supervisor
         .send(RecoverPending)
         .await
@@ -136,10 +192,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
         webhook_token: settings.server.webhook_token.clone(),
         max_body_bytes: settings.server.max_body_bytes,
         intake: Intake::new(
-            FilterRules {
-                ai_user_id: settings.gorgias.ai_user_id,
-                autopilot: settings.autopilot.clone(),
-            },
+            filter_rules(&settings),
             store.clone(),
             dedup.clone(),
             supervisor.clone().recipient(),
@@ -156,6 +209,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> Result<Running,
             mode,
             settings.server.console_session(),
         ),
+        settings_view: SettingsView::new(&settings, clock)?,
     });
     let server = HttpServer::new(move || {
         App::new()

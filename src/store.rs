@@ -371,6 +371,8 @@ impl Trees {
 struct Shared {
     path: PathBuf,
     options: StoreOptions,
+    /// Commits are flushed before they are answered (all but a scratch store).
+    durable: bool,
     /// `None` after a failed write until the committer has reopened the database.
     trees: RwLock<Option<Arc<Trees>>>,
     /// Why storage does not take writes; `None` while it does.
@@ -614,15 +616,31 @@ impl Store {
         Store::open_with(path, StoreOptions::default())
     }
 
+    /// Opens a throwaway store (replay's, in a temporary directory): commits are applied but
+    /// not flushed, since nothing in it must survive the process, and a flush per commit would
+    /// dominate a replay of thousands of tickets.
+    pub fn open_scratch(path: &Path) -> Result<Store, StoreError> {
+        Store::open_durable(path, StoreOptions::default(), false)
+    }
+
     /// Opens (or creates) the store at `path` and starts its committer thread. Refuses a store
     /// that has lost committed data unless `options.accept_data_loss`.
     pub fn open_with(path: &Path, options: StoreOptions) -> Result<Store, StoreError> {
+        Store::open_durable(path, options, true)
+    }
+
+    fn open_durable(
+        path: &Path,
+        options: StoreOptions,
+        durable: bool,
+    ) -> Result<Store, StoreError> {
         let trees = open_trees(path, &options)?;
         let (tx, rx) = mpsc::sync_channel(options.commit_queue.max(1));
         let (exit_tx, exit_rx) = mpsc::channel::<()>();
         let shared = Arc::new(Shared {
             path: path.to_path_buf(),
             options,
+            durable,
             trees: RwLock::new(Some(Arc::new(trees))),
             failure: Mutex::new(None),
             queued: AtomicU64::new(0),
@@ -979,6 +997,130 @@ impl Store {
             })
     }
 
+    /// Up to `limit` stored sessions with ticket ids after `after` (from the first when `None`),
+    /// in ticket order, and where the next batch starts (`None` once the scan is done). Sessions
+    /// that cannot be read are reported and skipped.
+    pub fn sessions_after(&self, after: Option<u64>, limit: usize) -> (Vec<Session>, Option<u64>) {
+        let Ok(trees) = self.trees() else {
+            return (Vec::new(), None);
+        };
+        let start = match after {
+            None => 0,
+            Some(a) => match a.checked_add(1) {
+                Some(start) => start,
+                None => return (Vec::new(), None),
+            },
+        };
+        let (mut sessions, mut last, mut scanned) = (Vec::new(), None, 0usize);
+        for item in guard(trees.sessions.range(start.to_be_bytes()..)).take(limit) {
+            scanned += 1;
+            let (k, v) = match item {
+                Ok(kv) => kv,
+                Err(e) => {
+                    self.shared().report("the sessions", None, &e);
+                    return (sessions, None);
+                }
+            };
+            let Ok(bytes) = <[u8; 8]>::try_from(k.as_ref()) else {
+                continue;
+            };
+            let ticket_id = u64::from_be_bytes(bytes);
+            last = Some(ticket_id);
+            match serde_json::from_slice::<Session>(&v) {
+                Ok(session) => sessions.push(session),
+                Err(e) => self.shared().report(
+                    &format!("session of ticket {ticket_id}"),
+                    Some(ticket_id),
+                    &StoreError::Corrupt {
+                        what: format!("session of ticket {ticket_id}"),
+                        reason: e.to_string(),
+                    },
+                ),
+            }
+        }
+        (sessions, last.filter(|_| scanned >= limit))
+    }
+
+    /// Every write that removes what is stored for `ticket_id`, in every tree keyed by ticket
+    /// (session, pending and handoff index entries, inbox entries): erasure and retention both
+    /// go through here, so a tree added later is deleted by extending this one function.
+    pub fn ticket_erasure(&self, ticket_id: u64) -> Vec<Write> {
+        let key = ticket_id.to_be_bytes().to_vec();
+        let mut writes = vec![
+            Write::Delete(TreeName::Sessions, key.clone()),
+            Write::Delete(TreeName::Pending, key.clone()),
+            Write::Delete(TreeName::Handoffs, key),
+        ];
+        writes.extend(
+            self.inbox_for(ticket_id)
+                .into_iter()
+                .map(|(k, _)| Write::inbox_delete(k)),
+        );
+        // The console's summary and its filter-index entries (the hourly counters hold no
+        // per-ticket data and stay).
+        match self.ticket_summary(ticket_id) {
+            Ok(Some(summary)) => writes.extend(Write::summary_delete(&summary)),
+            _ => writes.push(Write::Delete(TreeName::TicketIndex, summary_key(ticket_id))),
+        }
+        writes
+    }
+
+    /// The tickets whose session or pending inbox entries belong to the customer with this
+    /// email (compared case-insensitively). A scan of the sessions and the inbox: erasure is
+    /// rare and operator-driven, and a scan cannot miss a session an index failed to follow.
+    pub fn tickets_of_customer(&self, email: &str) -> Result<BTreeSet<u64>, StoreError> {
+        let email = email.trim();
+        let matches = |candidate: &str| candidate.trim().eq_ignore_ascii_case(email);
+        let trees = self.trees()?;
+        let mut tickets = BTreeSet::new();
+        for item in guard(trees.sessions.iter()) {
+            let (k, v) = item?;
+            let Ok(bytes) = <[u8; 8]>::try_from(k.as_ref()) else {
+                continue;
+            };
+            // Only what identifies the customer is decoded, not the whole session.
+            #[derive(serde::Deserialize)]
+            struct Owner {
+                target: Option<crate::domain::session::ReplyTarget>,
+            }
+            let ticket_id = u64::from_be_bytes(bytes);
+            let owner: Owner = match serde_json::from_slice(&v) {
+                Ok(owner) => owner,
+                Err(e) => {
+                    let e = StoreError::Corrupt {
+                        what: format!("session of ticket {ticket_id}"),
+                        reason: e.to_string(),
+                    };
+                    self.shared().report(
+                        &format!("session of ticket {ticket_id}"),
+                        Some(ticket_id),
+                        &e,
+                    );
+                    continue;
+                }
+            };
+            if owner
+                .target
+                .is_some_and(|t| matches(&t.customer.email) || matches(&t.customer_address.address))
+            {
+                tickets.insert(ticket_id);
+            }
+        }
+        for item in guard(trees.inbox.iter()) {
+            let (k, v) = item?;
+            let (Some(key), Ok(m)) = (
+                InboxKey::decode(&k),
+                serde_json::from_slice::<CustomerMessage>(&v),
+            ) else {
+                continue;
+            };
+            if matches(&m.customer.email) || matches(&m.customer_address.address) {
+                tickets.insert(key.ticket_id);
+            }
+        }
+        Ok(tickets)
+    }
+
     /// Makes everything committed so far durable (used on shutdown), waiting at most the commit
     /// timeout: a committer stuck on an unwritable disk must not hang the stop. The error says
     /// what could not be flushed.
@@ -1137,10 +1279,12 @@ impl Committer {
         let seq = trees.seq.load(Ordering::Relaxed) + 1;
         guarded(|| trees.meta.insert(SEQ_KEY, &seq.to_be_bytes()))??;
         self.shared.faults.wait_while_stalled();
-        if let Some(e) = self.shared.faults.flush_error() {
-            return Err(e);
+        if self.shared.durable {
+            if let Some(e) = self.shared.faults.flush_error() {
+                return Err(e);
+            }
+            guarded(|| trees.db.flush())??;
         }
-        guarded(|| trees.db.flush())??;
         trees.seq.store(seq, Ordering::Relaxed);
         let explicit_flush = batch.iter().any(|job| job.writes.is_empty());
         if explicit_flush || self.watermark_at.elapsed() >= WATERMARK_EVERY {
@@ -1233,6 +1377,27 @@ mod tests {
 
     fn message(ticket_id: u64, message_id: u64) -> CustomerMessage {
         CustomerMessage::sample(ticket_id, message_id, "hi")
+    }
+
+    #[actix::test]
+    async fn a_scratch_store_applies_commits_without_flushing_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |store: &Store| {
+            let key = InboxKey {
+                ticket_id: 3,
+                seq: store.next_seq().unwrap(),
+            };
+            vec![Write::inbox_put(key, &message(3, 1))]
+        };
+        // A flush that would fail: a durable store refuses the commit, a scratch one never
+        // flushes, so it takes it.
+        let durable = Store::open(&dir.path().join("durable")).unwrap();
+        durable.faults().fail_flush(true);
+        assert!(durable.commit(write(&durable)).await.is_err());
+        let scratch = Store::open_scratch(&dir.path().join("scratch")).unwrap();
+        scratch.faults().fail_flush(true);
+        scratch.commit(write(&scratch)).await.unwrap();
+        assert_eq!(scratch.inbox_for(3).len(), 1);
     }
 
     #[actix::test]

@@ -24,3 +24,14 @@ pub fn init(log: &LogSettings) {
         LogFormat::Pretty => builder.try_init(),
     };
 }
+
+/// Logging for a command whose stdout is its output (`replay`): human-readable, on stderr,
+/// warnings and errors only unless `RUST_LOG` says otherwise.
+pub fn init_stderr() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -152,6 +152,8 @@ mod tests {
             action,
             answer: "answer".into(),
             answers: Default::default(),
+            answer_no_order: String::new(),
+            answers_no_order: Default::default(),
         }
     }
 
@@ -175,6 +177,7 @@ mod tests {
             }],
             unanswered: 1,
             ai_replies,
+            orders: None,
         }
     }
 

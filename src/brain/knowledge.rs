@@ -42,6 +42,9 @@ pub struct Document {
     pub answer: String,
     /// For topics: the answer's translations by language code.
     pub answers: BTreeMap<String, String>,
+    /// For topics: said instead of an answer that needs order data the customer lacks.
+    pub answer_no_order: String,
+    pub answers_no_order: BTreeMap<String, String>,
     keywords: Vec<Keyword>,
     exclude: Vec<Keyword>,
 }
@@ -142,6 +145,8 @@ impl KnowledgeIndex {
                 source: Source::Topic { action: t.action },
                 answer: t.answer.clone(),
                 answers: t.answers.clone(),
+                answer_no_order: t.answer_no_order.clone(),
+                answers_no_order: t.answers_no_order.clone(),
                 keywords: t.keywords.iter().map(|k| Keyword::new(k)).collect(),
                 exclude: t.exclude.iter().map(|k| Keyword::new(k)).collect(),
             });
@@ -170,6 +175,8 @@ impl KnowledgeIndex {
                         source: Source::File { path: name.clone() },
                         answer: snippet,
                         answers: BTreeMap::new(),
+                        answer_no_order: String::new(),
+                        answers_no_order: BTreeMap::new(),
                         keywords: Vec::new(),
                         exclude: Vec::new(),
                     });
@@ -498,6 +505,26 @@ impl Brain for KnowledgeBrain {
     fn decide(&self, input: BrainInput) -> LocalBoxFuture<'static, Result<Decision, BrainError>> {
         future::ready(Ok(self.decide_now(&input))).boxed_local()
     }
+
+    /// The topic whose answer (or translation) `answer` is gives its `answer_no_order` in the
+    /// same language; an untranslated one follows `brain.untranslated`.
+    fn answer_without_order(&self, answer: &str) -> Option<String> {
+        let non_empty = |s: &String| Some(s.clone()).filter(|s| !s.trim().is_empty());
+        self.index.docs.iter().find_map(|doc| {
+            if !matches!(doc.source, Source::Topic { .. }) {
+                return None;
+            }
+            if doc.answer == answer {
+                return non_empty(&doc.answer_no_order);
+            }
+            let (code, _) = doc.answers.iter().find(|(_, text)| *text == answer)?;
+            match doc.answers_no_order.get(code) {
+                Some(text) => non_empty(text),
+                None if self.untranslated == Untranslated::Handoff => None,
+                None => non_empty(&doc.answer_no_order),
+            }
+        })
+    }
 }
 
 #[cfg(test)]
@@ -521,6 +548,8 @@ mod tests {
             action,
             answer: answer.into(),
             answers: BTreeMap::new(),
+            answer_no_order: String::new(),
+            answers_no_order: BTreeMap::new(),
         }
     }
 
@@ -573,6 +602,7 @@ mod tests {
                 .collect(),
             unanswered,
             ai_replies: history.iter().filter(|(r, _)| *r == Role::Ai).count() as u32,
+            orders: None,
         }
     }
 
@@ -854,6 +884,33 @@ mod tests {
         // The answer's own language and translated languages are still answered.
         assert_eq!(reason_of(&ask(&b, "where is my order", None)), None);
         assert_eq!(reason_of(&ask(&b, "où est ma commande", None)), None);
+    }
+
+    #[test]
+    fn the_answer_without_order_is_the_topics_in_the_same_language() {
+        let mut t = multilingual();
+        t[0].answer = "{order.summary}".into();
+        t[0].answers
+            .insert("fr".into(), "Commande : {order.summary}".into());
+        t[0].answer_no_order = "Which order number?".into();
+        t[0].answers_no_order
+            .insert("fr".into(), "Quel numéro de commande ?".into());
+        let b = KnowledgeBrain::new(KnowledgeIndex::build(&t, None).unwrap(), 1.0);
+        assert_eq!(
+            b.answer_without_order("{order.summary}").as_deref(),
+            Some("Which order number?")
+        );
+        assert_eq!(
+            b.answer_without_order("Commande : {order.summary}")
+                .as_deref(),
+            Some("Quel numéro de commande ?")
+        );
+        assert_eq!(b.answer_without_order("something else"), None);
+        // No answer_no_order: nothing to say instead (the turn hands off).
+        t[0].answer_no_order.clear();
+        t[0].answers_no_order.clear();
+        let b = KnowledgeBrain::new(KnowledgeIndex::build(&t, None).unwrap(), 1.0);
+        assert_eq!(b.answer_without_order("{order.summary}"), None);
     }
 
     #[test]

@@ -3,13 +3,15 @@
 //! `guardrails` holds the checks that never depend on a model (they run first for every brain);
 //! `knowledge` is the embedded knowledge-base brain; `openai` the OpenAI-compatible one, with
 //! its prompt in `prompt`; `text` is the shared tokenizer, `language` the customer's language,
-//! `phrase` how phrases match a message and `lexicon` the built-in word lists.
+//! `phrase` how phrases match a message and `lexicon` the built-in word lists; `orders` fills an
+//! answer with the customer's order.
 
 pub mod guardrails;
 pub mod knowledge;
 pub mod language;
 pub mod lexicon;
 pub mod openai;
+pub mod orders;
 pub mod phrase;
 pub mod prompt;
 pub mod text;
@@ -17,6 +19,7 @@ pub mod text;
 use futures_util::future::LocalBoxFuture;
 
 use crate::domain::message::Customer;
+use crate::domain::orders::Order;
 pub use crate::domain::outcome::HandoffReason;
 pub use crate::domain::plan::Decision;
 use crate::domain::session::{HistoryEntry, Role};
@@ -35,6 +38,9 @@ pub struct BrainInput {
     /// How many of the last history entries are the new, unanswered customer messages.
     pub unanswered: usize,
     pub ai_replies: u32,
+    /// The customer's orders a brain may state as facts (newest first, normalized); `None`
+    /// when they were not looked up for this turn (orders off, or a brain that does not ask).
+    pub orders: Option<Vec<Order>>,
 }
 
 impl BrainInput {
@@ -76,6 +82,16 @@ pub enum BrainError {
 pub trait Brain {
     fn name(&self) -> &'static str;
     fn decide(&self, input: BrainInput) -> LocalBoxFuture<'static, Result<Decision, BrainError>>;
+    /// Whether the brain wants the customer's orders in its input before it decides (a model
+    /// states them as facts). Others get order data only where their answer asks for it.
+    fn wants_orders(&self) -> bool {
+        false
+    }
+    /// What to say instead of `answer` (a reply this brain gave, with its placeholders) when it
+    /// needs order data the customer does not have; `None`: hand off.
+    fn answer_without_order(&self, _answer: &str) -> Option<String> {
+        None
+    }
     /// A few lines for the handoff note about `input`'s conversation; `None` (the default, and
     /// on any failure) leaves the plain extract.
     fn summarize(&self, _input: &BrainInput) -> LocalBoxFuture<'static, Option<String>> {

@@ -351,6 +351,10 @@ impl Brain for OpenAiBrain {
         async move { inner.decide(input).await }.boxed_local()
     }
 
+    fn wants_orders(&self) -> bool {
+        true
+    }
+
     fn summarize(&self, input: &BrainInput) -> LocalBoxFuture<'static, Option<String>> {
         if !prompt::needs_model_summary(&input.history) {
             return future::ready(None).boxed_local();

@@ -8,6 +8,7 @@ use serde::Serialize;
 use super::knowledge::{KnowledgeIndex, Source};
 use super::BrainInput;
 use crate::config::{Topic, TopicAction};
+use crate::domain::orders::{order_facts, Order};
 use crate::domain::session::{HistoryEntry, Role};
 pub use crate::text::clip;
 
@@ -112,6 +113,10 @@ impl PromptBuilder {
         out.push_str("\n\n");
         out.push_str(&customer_section(input));
         out.push_str("\n\n");
+        if let Some(orders) = &input.orders {
+            out.push_str(&orders_section(orders));
+            out.push_str("\n\n");
+        }
         out.push_str(&self.knowledge_section(input));
         out
     }
@@ -221,6 +226,17 @@ fn customer_section(input: &BrainInput) -> String {
     out
 }
 
+/// The customer's orders as facts (normalized fields only, never addresses or payment), with
+/// the rule that keeps the model to them.
+fn orders_section(orders: &[Order]) -> String {
+    format!(
+        "{}\nAbout orders, use only these facts: never guess a status, date, carrier or tracking \
+         number. If the customer asks about an order that is not listed here, do not describe \
+         any order: call handoff_to_human.",
+        order_facts(orders, orders.len())
+    )
+}
+
 /// The history as chat messages: the customer as `user`, the AI as `assistant`. Consecutive
 /// messages of one role (a burst) are joined into one, since several chat templates (served by
 /// vLLM, llama.cpp, Ollama) reject two `user` messages in a row.
@@ -304,6 +320,8 @@ pub(crate) mod tests {
             action,
             answer: answer.into(),
             answers: Default::default(),
+            answer_no_order: String::new(),
+            answers_no_order: Default::default(),
         }
     }
 
@@ -358,6 +376,7 @@ pub(crate) mod tests {
             history: history.iter().map(|(r, t)| entry(*r, t)).collect(),
             unanswered,
             ai_replies: history.iter().filter(|(r, _)| *r == Role::Ai).count() as u32,
+            orders: None,
         }
     }
 
@@ -384,6 +403,39 @@ pub(crate) mod tests {
         assert!(system.contains("[order-status] Thanks for reaching out! Your order ships"));
         // The customer's email address is not sent to the model.
         assert!(!system.contains("jane@customer.example"));
+    }
+
+    #[test]
+    fn the_customers_orders_are_facts_with_the_rule_to_keep_to_them() {
+        let mut i = input(&[(Role::Customer, "Where is order #1001?")], 1);
+        let system = builder("").system_message(&i);
+        assert!(
+            !system.contains("use only these facts"),
+            "no lookup, no section"
+        );
+
+        let orders = crate::domain::orders::parse_integrations(&serde_json::json!({
+            "6": {"__integration_type__": "shopify", "orders": [{
+                "name": "#1001", "order_number": 1001, "created_at": "2024-11-28T10:00:00-05:00",
+                "financial_status": "paid", "fulfillment_status": null,
+                "billing_address": {"address1": "1 Secret Street"},
+                "line_items": [{"title": "Mug", "quantity": 2}]
+            }]}
+        }))
+        .orders;
+        i.orders = Some(orders);
+        let system = builder("").system_message(&i);
+        assert!(system.contains(r##""name":"#1001""##), "{system}");
+        assert!(system.contains(r#""status":"unfulfilled""#), "{system}");
+        assert!(system.contains("About orders, use only these facts"));
+        assert!(
+            system.contains("not listed here, do not describe any order: call handoff_to_human")
+        );
+        assert!(!system.contains("Secret Street"));
+
+        i.orders = Some(Vec::new());
+        let system = builder("").system_message(&i);
+        assert!(system.contains("The customer has no orders on record."));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::fmt;
 
 use jiff::{tz::TimeZone, Timestamp};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The weekday keys of `[business_hours]`, Monday first (the index is jiff's Monday-zero offset).
 pub const DAY_KEYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -15,7 +15,7 @@ const MINUTES_PER_DAY: u16 = 24 * 60;
 
 /// The `[business_hours]` section as written. Every value is optional so that
 /// [`BusinessHours::from_settings`], not serde, says what is missing or wrong, naming the key.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BusinessHoursSettings {
     /// IANA name the ranges are read in, e.g. `America/New_York`; required in the section.

@@ -3,6 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::orders::Order;
+
+/// The most orders carried with a message (newest first): enough for any conversation, and a
+/// bound on what an inbox entry holds whatever the customer's history.
+pub const MAX_CARRIED_ORDERS: usize = 30;
+
 /// Marks the agent's own posted messages (`external_id` prefix), so their echo is recognised.
 pub const EXTERNAL_ID_PREFIX: &str = "gorgias-agent:";
 
@@ -43,6 +49,14 @@ pub struct CustomerMessage {
     /// When intake accepted it (unix ms): the start of the console's first-reply time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accepted_ms: Option<u64>,
+    /// The customer's orders as the webhook body carried them, normalized and bounded (at most
+    /// [`MAX_CARRIED_ORDERS`]); empty when the body had none. Only the turn reads them: the
+    /// session keeps what the turn used, not this.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub orders: Vec<Order>,
+    /// For `{customer.first_name}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
 }
 
 #[cfg(test)]
@@ -68,6 +82,8 @@ impl CustomerMessage {
             text: text.into(),
             created_datetime: None,
             accepted_ms: None,
+            orders: Vec::new(),
+            first_name: None,
         }
     }
 }

@@ -59,6 +59,11 @@ pub enum HandoffReason {
     NeedsAction,
     /// The customer complains about a damaged, wrong or missing item.
     Complaint,
+    /// The conversation names an order that is not among the customer's: never described.
+    OrderNotFound,
+    /// The answer needs order data the customer does not have, and the topic has no
+    /// `answer_no_order`.
+    NoOrderData,
 }
 
 impl HandoffReason {
@@ -74,6 +79,8 @@ impl HandoffReason {
             HandoffReason::DeliveryFailed => "delivery_failed",
             HandoffReason::NeedsAction => "needs_action",
             HandoffReason::Complaint => "complaint",
+            HandoffReason::OrderNotFound => "order_not_found",
+            HandoffReason::NoOrderData => "no_order_data",
         }
     }
 }
@@ -84,6 +91,8 @@ pub enum ActionName {
     Reply,
     Note,
     Reassign,
+    AddTags,
+    Close,
 }
 
 impl ActionName {
@@ -92,6 +101,8 @@ impl ActionName {
             ActionName::Reply => "reply",
             ActionName::Note => "note",
             ActionName::Reassign => "reassign",
+            ActionName::AddTags => "add_tags",
+            ActionName::Close => "close",
         }
     }
 }

@@ -3,11 +3,16 @@
 //! Gorgias actions in the order they must happen.
 //!
 //! The handoff is planned here once, both for a brain's handoff and for a reply Gorgias refused.
+//! The ticket's lifecycle is planned here too: tags after a reply or a handoff, closing after a
+//! reply, and the final reply outside business hours.
 
+use jiff::Timestamp;
 use serde::Deserialize;
 
+use super::hours::BusinessHours;
 use super::outcome::{DecisionOutcome, DecisionReason, HandoffReason};
 use super::session::{ActionKind, ReplyTarget, Session};
+use super::tags::{HandoffTags, ReplyTags};
 
 /// How actions reach Gorgias; it decides what a turn plans.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -69,6 +74,20 @@ pub struct HandoffRules {
     /// Reassign to this user / team (each only when set).
     pub user_id: Option<u64>,
     pub team_id: Option<u64>,
+    /// Added after the final reply, before the reassignment (`{reason}` expanded).
+    pub tags: HandoffTags,
+    /// The last message outside business hours, when set (it wins over the brain's own words,
+    /// which cannot know that nobody is at work).
+    pub final_reply_offline: Option<String>,
+}
+
+/// What follows an AI reply.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplyRules {
+    /// Added after the reply.
+    pub tags: ReplyTags,
+    /// Close the ticket after the reply (Gorgias reopens it when the customer writes again).
+    pub close: bool,
 }
 
 /// The rules a turn plans by.
@@ -76,6 +95,9 @@ pub struct HandoffRules {
 pub struct Planner {
     pub mode: Mode,
     pub handoff: HandoffRules,
+    pub reply: ReplyRules,
+    /// `None`: always open.
+    pub hours: Option<BusinessHours>,
 }
 
 /// A decision as applied, for the caller's log line and counters.
@@ -107,20 +129,32 @@ impl Planner {
         self.handoff.internal_note || self.mode == Mode::Shadow
     }
 
-    /// Records `decision` (answering `message_ids`) in the session and enqueues its actions.
+    /// Whether the team is at work at `at` (always, without `[business_hours]`).
+    pub fn is_open(&self, at: Timestamp) -> bool {
+        self.hours.as_ref().is_none_or(|hours| hours.is_open(at))
+    }
+
+    /// Records `decision` (answering `message_ids`) in the session and enqueues its actions;
+    /// `at` is the turn's "now": the time recorded, and what business hours are read at.
     pub fn apply(
         &self,
         session: &mut Session,
         decision: Decision,
         message_ids: &[u64],
-        now: u64,
+        at: Timestamp,
     ) -> Applied {
+        let now = u64::try_from(at.as_second()).unwrap_or_default();
         let target = session.target.clone();
         match decision {
             Decision::Reply { text, reason } => {
                 let external_id = session.next_external_id();
                 session.record_ai_message(&text, &external_id, now);
-                session.enqueue(plan_reply(self.mode, target.as_ref(), &text));
+                session.enqueue(plan_ai_reply(
+                    self.mode,
+                    &self.reply,
+                    target.as_ref(),
+                    &text,
+                ));
                 session.record(
                     now,
                     DecisionOutcome::Replied,
@@ -141,8 +175,13 @@ impl Planner {
                 reply,
                 summary,
             } => {
-                let final_reply = reply
-                    .filter(|r| !r.trim().is_empty())
+                let offline = self
+                    .handoff
+                    .final_reply_offline
+                    .clone()
+                    .filter(|_| !self.is_open(at));
+                let final_reply = offline
+                    .or(reply.filter(|r| !r.trim().is_empty()))
                     .unwrap_or_else(|| self.handoff.final_reply.clone());
                 // Summarized before the final reply joins the history: it counts AI replies.
                 let summary = summary.unwrap_or_else(|| session.plain_summary());
@@ -189,6 +228,15 @@ impl Planner {
         if !matches!(failed.kind, ActionKind::Reply { .. }) || session.is_handed_off() {
             return None;
         }
+        // What followed the refused reply (its tags, its close) is about a reply the customer
+        // never got.
+        while session
+            .outbox
+            .front()
+            .is_some_and(|a| matches!(a.kind, ActionKind::AddTags { .. } | ActionKind::Close))
+        {
+            session.outbox.pop_front();
+        }
         let reason = HandoffReason::DeliveryFailed;
         let summary = session.plain_summary();
         self.hand_off(
@@ -217,6 +265,8 @@ impl Planner {
         };
         // Only an active session is planned for, so the transition cannot fail.
         let _ = session.hand_off(now);
+        // A handed-off ticket is the team's: no close still owed may shut it.
+        session.outbox.retain(|a| a.kind != ActionKind::Close);
         session.enqueue(plan_handoff(
             self.mode,
             &self.handoff,
@@ -250,9 +300,55 @@ pub fn plan_reply(mode: Mode, target: Option<&ReplyTarget>, text: &str) -> Vec<A
     }
 }
 
+/// The actions of an AI reply, in order: the reply, then `reply_tags`, then the close (when
+/// `close_after_reply`); nothing follows a reply that cannot be sent. Shadow mode turns all of
+/// it into one internal note saying what would have happened, and never tags or closes.
+pub fn plan_ai_reply(
+    mode: Mode,
+    rules: &ReplyRules,
+    target: Option<&ReplyTarget>,
+    text: &str,
+) -> Vec<ActionKind> {
+    let tags = rules.tags.names();
+    if mode == Mode::Shadow {
+        let mut then = Vec::new();
+        if !tags.is_empty() {
+            then.push(format!("add the tags {}", quoted(&tags)));
+        }
+        if rules.close {
+            then.push("close the ticket".to_string());
+        }
+        let mut note = format!("AI draft reply (shadow mode, not sent to the customer):\n\n{text}");
+        if !then.is_empty() {
+            note.push_str(&format!("\n\nThe AI would then {}.", then.join(" and ")));
+        }
+        return vec![ActionKind::Note { text: note }];
+    }
+    let mut actions = plan_reply(mode, target, text);
+    if actions.is_empty() {
+        return actions;
+    }
+    if !tags.is_empty() {
+        actions.push(ActionKind::AddTags { names: tags });
+    }
+    if rules.close {
+        actions.push(ActionKind::Close);
+    }
+    actions
+}
+
+fn quoted(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|n| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The actions of a handoff, in order: the final reply (when there is a target), the note for
-/// the human (when configured), the reassignment (where a user or team is configured). Shadow
-/// mode turns all of it into one internal note and never reassigns.
+/// the human (when configured), the handoff tags (when configured, `{reason}` expanded), the
+/// reassignment (where a user or team is configured). Never a close: the ticket is the team's
+/// now. Shadow mode turns all of it into one internal note and never tags or reassigns.
 pub fn plan_handoff(
     mode: Mode,
     handoff: &HandoffRules,
@@ -262,10 +358,16 @@ pub fn plan_handoff(
     detail: &str,
     summary: &str,
 ) -> Vec<ActionKind> {
+    let tags = handoff.tags.expand(reason.code());
     if mode == Mode::Shadow {
+        let tagging = if tags.is_empty() {
+            String::new()
+        } else {
+            format!("\nIt would add the tags {}.", quoted(&tags))
+        };
         return vec![ActionKind::Note {
             text: format!(
-                "AI draft (shadow mode): the AI would hand this ticket off.\nReason: {} ({detail})\n\nDraft final reply:\n{final_reply}\n\nSummary:\n{summary}",
+                "AI draft (shadow mode): the AI would hand this ticket off.\nReason: {} ({detail}){tagging}\n\nDraft final reply:\n{final_reply}\n\nSummary:\n{summary}",
                 reason.code()
             ),
         }];
@@ -278,6 +380,9 @@ pub fn plan_handoff(
                 reason.code()
             ),
         });
+    }
+    if !tags.is_empty() {
+        actions.push(ActionKind::AddTags { names: tags });
     }
     let (user_id, team_id) = (handoff.user_id, handoff.team_id);
     if user_id.is_some() || team_id.is_some() {
@@ -302,7 +407,37 @@ mod tests {
             internal_note,
             user_id: Some(user_id).filter(|id| *id != 0),
             team_id: Some(team_id).filter(|id| *id != 0),
+            tags: HandoffTags::default(),
+            final_reply_offline: None,
         }
+    }
+
+    fn at(second: i64) -> Timestamp {
+        Timestamp::from_second(second).unwrap()
+    }
+
+    fn strings(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn lifecycle_planner(mode: Mode) -> Planner {
+        let mut handoff = handoff(5, 7, true);
+        handoff.tags =
+            HandoffTags::parse(&strings(&["ai-handoff", "ai-handoff-{reason}"])).unwrap();
+        handoff.final_reply_offline = Some("We're closed; we'll answer when we open.".into());
+        Planner {
+            mode,
+            handoff,
+            reply: ReplyRules {
+                tags: ReplyTags::parse(&strings(&["ai-replied"])).unwrap(),
+                close: true,
+            },
+            hours: None,
+        }
+    }
+
+    fn kinds(s: &Session) -> Vec<ActionKind> {
+        s.outbox.iter().map(|a| a.kind.clone()).collect()
     }
 
     fn names(actions: &[ActionKind]) -> Vec<&'static str> {
@@ -313,6 +448,8 @@ mod tests {
         Planner {
             mode,
             handoff: handoff(5, 7, true),
+            reply: ReplyRules::default(),
+            hours: None,
         }
     }
 
@@ -409,7 +546,7 @@ mod tests {
                 reason: "topic order-status".into(),
             },
             &[10],
-            2,
+            at(2),
         );
         assert_eq!(applied.outcome, DecisionOutcome::Replied);
         assert_eq!(applied.handoff, None);
@@ -436,7 +573,7 @@ mod tests {
             &mut s,
             Decision::handoff(HandoffReason::SkipTopic, "refunds"),
             &[10],
-            2,
+            at(2),
         );
         assert_eq!(applied.handoff, Some(HandoffReason::SkipTopic));
         assert_eq!(s.state, SessionState::HandedOff);
@@ -459,7 +596,7 @@ mod tests {
                 reason: "x".into(),
             },
             &[10],
-            2,
+            at(2),
         );
         let handed = p.give_up_head(&mut s, "400 invalid".into(), 3);
         assert_eq!(handed, Some(HandoffReason::DeliveryFailed));
@@ -483,6 +620,211 @@ mod tests {
         assert_eq!(
             names(&s.outbox.iter().map(|a| a.kind.clone()).collect::<Vec<_>>()),
             ["reassign"]
+        );
+    }
+
+    #[test]
+    fn an_ai_reply_is_followed_by_its_tags_then_the_close() {
+        let mut s = session_with_question();
+        lifecycle_planner(Mode::Live).apply(
+            &mut s,
+            Decision::Reply {
+                text: "It shipped.".into(),
+                reason: "topic".into(),
+            },
+            &[10],
+            at(2),
+        );
+        let k = kinds(&s);
+        assert_eq!(names(&k), ["reply", "add_tags", "close"]);
+        assert_eq!(
+            k[1],
+            ActionKind::AddTags {
+                names: strings(&["ai-replied"])
+            }
+        );
+        // Dry-run plans (and records) the same actions; only delivery differs.
+        let mut s = session_with_question();
+        lifecycle_planner(Mode::DryRun).apply(
+            &mut s,
+            Decision::Reply {
+                text: "It shipped.".into(),
+                reason: "topic".into(),
+            },
+            &[10],
+            at(2),
+        );
+        assert_eq!(names(&kinds(&s)), ["reply", "add_tags", "close"]);
+    }
+
+    #[test]
+    fn without_lifecycle_settings_a_reply_is_only_a_reply() {
+        let mut s = session_with_question();
+        planner(Mode::Live).apply(
+            &mut s,
+            Decision::Reply {
+                text: "It shipped.".into(),
+                reason: "topic".into(),
+            },
+            &[10],
+            at(2),
+        );
+        assert_eq!(names(&kinds(&s)), ["reply"]);
+    }
+
+    #[test]
+    fn a_handoff_tags_after_the_final_reply_and_note_before_the_reassignment_and_never_closes() {
+        let mut s = session_with_question();
+        lifecycle_planner(Mode::Live).apply(
+            &mut s,
+            Decision::handoff(HandoffReason::SkipTopic, "refunds"),
+            &[10],
+            at(2),
+        );
+        let k = kinds(&s);
+        assert_eq!(names(&k), ["reply", "note", "add_tags", "reassign"]);
+        assert_eq!(
+            k[2],
+            ActionKind::AddTags {
+                names: strings(&["ai-handoff", "ai-handoff-skip_topic"])
+            }
+        );
+        assert!(!k.contains(&ActionKind::Close));
+    }
+
+    #[test]
+    fn a_refused_reply_is_not_tagged_or_closed_and_its_handoff_is_tagged() {
+        let mut s = session_with_question();
+        let p = lifecycle_planner(Mode::Live);
+        p.apply(
+            &mut s,
+            Decision::Reply {
+                text: "hi".into(),
+                reason: "x".into(),
+            },
+            &[10],
+            at(2),
+        );
+        // The reply is refused: its tags and close go with it; the handoff that follows adds
+        // its own tags and never closes.
+        p.give_up_head(&mut s, "400".into(), 3);
+        let k = kinds(&s);
+        assert_eq!(names(&k), ["note", "add_tags", "reassign"]);
+        assert_eq!(
+            k[1],
+            ActionKind::AddTags {
+                names: strings(&["ai-handoff", "ai-handoff-delivery_failed"])
+            }
+        );
+    }
+
+    #[test]
+    fn shadow_mode_says_what_would_have_been_tagged_and_closed_and_does_neither() {
+        let mut s = session_with_question();
+        lifecycle_planner(Mode::Shadow).apply(
+            &mut s,
+            Decision::Reply {
+                text: "It shipped.".into(),
+                reason: "topic".into(),
+            },
+            &[10],
+            at(2),
+        );
+        let k = kinds(&s);
+        assert_eq!(names(&k), ["note"]);
+        let ActionKind::Note { text } = &k[0] else {
+            panic!("{k:?}")
+        };
+        assert!(text.contains("It shipped."), "{text}");
+        assert!(
+            text.contains("would then add the tags \"ai-replied\" and close the ticket"),
+            "{text}"
+        );
+
+        let mut s = session_with_question();
+        lifecycle_planner(Mode::Shadow).apply(
+            &mut s,
+            Decision::handoff(HandoffReason::SkipTopic, "refunds"),
+            &[10],
+            at(2),
+        );
+        let k = kinds(&s);
+        assert_eq!(names(&k), ["note"]);
+        let ActionKind::Note { text } = &k[0] else {
+            panic!("{k:?}")
+        };
+        assert!(
+            text.contains("would add the tags \"ai-handoff\", \"ai-handoff-skip_topic\""),
+            "{text}"
+        );
+    }
+
+    fn weekdays_nine_to_five() -> BusinessHours {
+        use crate::domain::hours::BusinessHoursSettings;
+        let day = |v: &str| Some(v.to_string());
+        BusinessHours::from_settings(&BusinessHoursSettings {
+            timezone: Some("America/New_York".into()),
+            mon: day("09:00-17:00"),
+            tue: day("09:00-17:00"),
+            wed: day("09:00-17:00"),
+            thu: day("09:00-17:00"),
+            fri: day("09:00-17:00"),
+            sat: day(""),
+            sun: day(""),
+        })
+        .unwrap()
+    }
+
+    fn final_reply_at(p: &Planner, when: &str, brain_reply: Option<&str>) -> String {
+        let mut s = session_with_question();
+        p.apply(
+            &mut s,
+            Decision::Handoff {
+                reason: HandoffReason::ModelHandoff,
+                detail: String::new(),
+                reply: brain_reply.map(str::to_string),
+                summary: None,
+            },
+            &[10],
+            when.parse().unwrap(),
+        );
+        match &s.outbox[0].kind {
+            ActionKind::Reply { text, .. } => text.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn outside_business_hours_the_handoff_uses_the_offline_final_reply() {
+        let mut p = lifecycle_planner(Mode::Live);
+        p.hours = Some(weekdays_nine_to_five());
+        // Sunday 03:00 in New York.
+        let sunday_night = "2026-03-08T08:00:00Z";
+        // Monday 10:00 in New York (EDT since the Sunday before).
+        let monday_morning = "2026-03-09T14:00:00Z";
+        let offline = "We're closed; we'll answer when we open.";
+        assert_eq!(final_reply_at(&p, sunday_night, None), offline);
+        // The offline reply wins over the brain's own words, which cannot know the hours.
+        assert_eq!(
+            final_reply_at(&p, sunday_night, Some("Someone will reply shortly.")),
+            offline
+        );
+        assert_eq!(
+            final_reply_at(&p, monday_morning, None),
+            "We'll be in touch."
+        );
+        assert_eq!(
+            final_reply_at(&p, monday_morning, Some("A colleague takes over.")),
+            "A colleague takes over."
+        );
+        // Without an offline reply, or without business hours, the usual reply at any hour.
+        p.handoff.final_reply_offline = None;
+        assert_eq!(final_reply_at(&p, sunday_night, None), "We'll be in touch.");
+        let mut always_open = lifecycle_planner(Mode::Live);
+        always_open.hours = None;
+        assert_eq!(
+            final_reply_at(&always_open, sunday_night, None),
+            "We'll be in touch."
         );
     }
 }

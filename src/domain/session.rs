@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 use super::message::{Address, Customer, CustomerMessage, EXTERNAL_ID_PREFIX};
+use super::orders::Order;
 use super::outcome::{ActionName, DecisionOutcome, DecisionReason, IgnoreReason};
 use crate::text::clip;
 
@@ -64,6 +65,9 @@ pub struct DecisionRecord {
     pub message_ids: Vec<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The customer's order the decision was about (normalized fields only), for operators.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<Order>,
 }
 
 /// Where and to whom a public reply goes; taken from the customer message it answers.
@@ -101,6 +105,10 @@ pub enum ActionKind {
         user_id: Option<u64>,
         team_id: Option<u64>,
     },
+    /// Add these tags to the ticket's own (never replacing them); repeating it is harmless.
+    AddTags { names: Vec<String> },
+    /// Set the ticket's status to closed; repeating it is harmless.
+    Close,
 }
 
 impl ActionKind {
@@ -109,6 +117,8 @@ impl ActionKind {
             ActionKind::Reply { .. } => ActionName::Reply,
             ActionKind::Note { .. } => ActionName::Note,
             ActionKind::Reassign { .. } => ActionName::Reassign,
+            ActionKind::AddTags { .. } => ActionName::AddTags,
+            ActionKind::Close => ActionName::Close,
         }
     }
 }
@@ -319,9 +329,17 @@ impl Session {
             reason: reason.code().to_string(),
             message_ids,
             detail,
+            order: None,
         });
         while self.decisions.len() > MAX_DECISIONS {
             self.decisions.pop_front();
+        }
+    }
+
+    /// Names the order the latest decision was about.
+    pub fn attach_order(&mut self, order: Order) {
+        if let Some(last) = self.decisions.back_mut() {
+            last.order = Some(order);
         }
     }
 
@@ -384,6 +402,24 @@ impl Session {
     }
 
     /// Whether anything is owed: unanswered messages or undelivered actions.
+    /// When anything last happened on the session (unix seconds): a message, a decision, a
+    /// handoff; what retention measures idleness from.
+    pub fn last_activity(&self) -> u64 {
+        let message = self.history.iter().map(|e| e.at).max();
+        let decision = self.decisions.iter().map(|d| d.at).max();
+        message
+            .into_iter()
+            .chain(decision)
+            .chain(self.handed_off_at)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Retention: idle for at least `retention_secs` at `now`, and nothing still owed.
+    pub fn is_expired(&self, now: u64, retention_secs: u64) -> bool {
+        !self.has_pending_work() && now.saturating_sub(self.last_activity()) >= retention_secs
+    }
+
     pub fn has_pending_work(&self) -> bool {
         !self.outbox.is_empty() || !self.unanswered().is_empty()
     }
@@ -426,6 +462,20 @@ mod tests {
 
     fn message(id: u64, text: &str) -> CustomerMessage {
         CustomerMessage::sample(1, id, text)
+    }
+
+    #[test]
+    fn a_session_expires_only_when_idle_long_enough_and_owing_nothing() {
+        let mut s = Session::new(1);
+        s.accept(&message(10, "hi"), 1_000);
+        // An unanswered message is work owed, however old.
+        assert!(!s.is_expired(1_000_000, 100));
+        s.answered_upto = s.history.len();
+        assert_eq!(s.last_activity(), 1_000);
+        assert!(!s.is_expired(1_099, 100));
+        assert!(s.is_expired(1_100, 100));
+        s.enqueue(vec![ActionKind::Note { text: "n".into() }]);
+        assert!(!s.is_expired(1_000_000, 100));
     }
 
     #[test]

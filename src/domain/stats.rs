@@ -441,8 +441,16 @@ mod tests {
                 internal_note: false,
                 user_id: None,
                 team_id: None,
+                tags: Default::default(),
+                final_reply_offline: None,
             },
+            reply: Default::default(),
+            hours: None,
         }
+    }
+
+    fn at(secs: u64) -> jiff::Timestamp {
+        jiff::Timestamp::from_second(secs as i64).unwrap()
     }
 
     fn rows(deltas: &[Delta]) -> Vec<(u32, &str, i64)> {
@@ -475,7 +483,7 @@ mod tests {
                 reason: "topic".into(),
             },
             &[10],
-            T0,
+            at(T0),
         );
         let mut s = step(&empty, &replied, T0);
         s.accepted_ms = Some(T0 * 1000 - 1500);
@@ -510,7 +518,7 @@ mod tests {
                 reason: "t".into(),
             },
             &[1],
-            T0,
+            at(T0),
         );
         let (sum1, d1) = observe(None, step(&Session::new(2), &s1, T0)).unwrap();
         let mut s2 = s1.clone();
@@ -519,7 +527,7 @@ mod tests {
             &mut s2,
             Decision::handoff(HandoffReason::CustomerAskedForHuman, "asked"),
             &[2],
-            T0 + 7200,
+            at(T0 + 7200),
         );
         let (sum2, d2) = observe(Some(&sum1), step(&s1, &s2, T0 + 7200)).unwrap();
         assert_eq!(
@@ -595,7 +603,7 @@ mod tests {
                 reason: "t".into(),
             },
             &[1],
-            T0,
+            at(T0),
         );
         let mut st = step(&s0, &s1, T0);
         st.mode = Mode::Shadow;

@@ -10,7 +10,9 @@ use serde_json::{json, Value};
 
 use super::ratelimit::{parse_call_limit, RateLimiter};
 use crate::config::{GorgiasSettings, Secret};
+use crate::domain::orders::reply_html;
 use crate::domain::session::ReplyTarget;
+use crate::domain::tags::AddTags;
 use crate::retry::{parse_retry_after, retryable_status};
 use crate::text::clip;
 
@@ -110,8 +112,8 @@ impl Sender {
 }
 
 /// The body of a public reply: the customer's channel, `via: api`, `from_agent: true`, from
-/// the AI sender to the customer, text and HTML, and no `sent_datetime` (which would store the
-/// message without sending it).
+/// the AI sender to the customer, text and HTML (escaped; `<a href>` links on email and chat
+/// only), and no `sent_datetime` (which would store the message without sending it).
 pub fn reply_body(target: &ReplyTarget, text: &str, sender: &Sender, external_id: &str) -> Value {
     let from_address = if sender.email.is_empty() {
         target
@@ -143,7 +145,7 @@ pub fn reply_body(target: &ReplyTarget, text: &str, sender: &Sender, external_id
         "sender": sender.as_json(),
         "source": { "type": target.channel, "from": from, "to": [to] },
         "body_text": text,
-        "body_html": text_to_html(text),
+        "body_html": reply_html(text, &target.channel),
         "external_id": external_id,
     });
     body["receiver"] = match target.customer.id {
@@ -174,7 +176,7 @@ pub fn note_body(text: &str, sender: &Sender, external_id: &str) -> Value {
         "sender": sender.as_json(),
         "source": { "type": "internal-note" },
         "body_text": text,
-        "body_html": text_to_html(text),
+        "body_html": reply_html(text, "internal-note"),
         "external_id": external_id,
     })
 }
@@ -189,6 +191,12 @@ pub fn assign_body(user_id: Option<u64>, team_id: Option<u64>) -> Value {
         body["assignee_team"] = json!({ "id": id });
     }
     body
+}
+
+/// The body that closes a ticket (`PUT /api/tickets/{id}`): the status only, so nothing else
+/// the team set on the ticket changes.
+pub fn close_body() -> Value {
+    json!({ "status": "closed" })
 }
 
 /// The id of a message as `POST /api/tickets/{id}/messages` returns it.
@@ -335,6 +343,24 @@ impl GorgiasApi {
             .map(|_| ())
     }
 
+    /// `POST /api/tickets/{id}/tags` with `{"names": [...]}`: adds to the ticket's tags (a `PUT`
+    /// there would replace the merchant's own tags, so it is never sent).
+    pub async fn add_tags(&self, ticket_id: u64, tags: &AddTags) -> Result<(), GorgiasError> {
+        let path = format!("/api/tickets/{ticket_id}/tags");
+        let body = serde_json::to_value(tags).map_err(|e| GorgiasError::Decode(e.to_string()))?;
+        self.call("add_tags", Method::POST, &path, Some(&body))
+            .await
+            .map(|_| ())
+    }
+
+    /// `PUT /api/tickets/{id}` with `{"status": "closed"}`.
+    pub async fn close_ticket(&self, ticket_id: u64) -> Result<(), GorgiasError> {
+        let path = format!("/api/tickets/{ticket_id}");
+        self.call("close_ticket", Method::PUT, &path, Some(&close_body()))
+            .await
+            .map(|_| ())
+    }
+
     /// `GET /api/account`: the account the credentials belong to.
     pub async fn get_account(&self) -> Result<Value, GorgiasError> {
         self.call("get_account", Method::GET, "/api/account", None)
@@ -352,6 +378,17 @@ impl GorgiasApi {
         .await
     }
 
+    /// `GET /api/customers/{id}`: the customer, with their `integrations` (order data).
+    pub async fn get_customer(&self, customer_id: u64) -> Result<Value, GorgiasError> {
+        self.call(
+            "get_customer",
+            Method::GET,
+            &format!("/api/customers/{customer_id}"),
+            None,
+        )
+        .await
+    }
+
     /// `GET /api/teams/{id}`.
     pub async fn get_team(&self, team_id: u64) -> Result<Value, GorgiasError> {
         self.call(
@@ -361,6 +398,36 @@ impl GorgiasApi {
             None,
         )
         .await
+    }
+
+    /// One page of `GET /api/tickets`, newest first: the tickets and the next page's cursor.
+    pub async fn list_tickets(
+        &self,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<Value>, Option<String>), GorgiasError> {
+        let mut path = format!("/api/tickets?limit={limit}&order_by=created_datetime:desc");
+        if let Some(c) = cursor {
+            path.push_str("&cursor=");
+            path.push_str(&percent_encode(c));
+        }
+        let page = self.call("list_tickets", Method::GET, &path, None).await?;
+        page_items(page, "ticket list")
+    }
+
+    /// One page of `GET /api/tickets/{id}/messages`, whole messages, with the next cursor.
+    pub async fn ticket_messages(
+        &self,
+        ticket_id: u64,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<Value>, Option<String>), GorgiasError> {
+        let mut path = format!("/api/tickets/{ticket_id}/messages?limit=100");
+        if let Some(c) = cursor {
+            path.push_str("&cursor=");
+            path.push_str(&percent_encode(c));
+        }
+        let page = self.call("list_messages", Method::GET, &path, None).await?;
+        page_items(page, "message list")
     }
 
     async fn call(
@@ -447,6 +514,22 @@ impl GorgiasApi {
     }
 }
 
+/// A cursor-paginated answer: its `data` array and `meta.next_cursor` (absent or empty: the
+/// last page).
+fn page_items(page: Value, what: &str) -> Result<(Vec<Value>, Option<String>), GorgiasError> {
+    let next = page["meta"]["next_cursor"]
+        .as_str()
+        .filter(|c| !c.is_empty())
+        .map(str::to_string);
+    match page {
+        Value::Object(mut map) => match map.remove("data") {
+            Some(Value::Array(items)) => Ok((items, next)),
+            _ => Err(GorgiasError::Decode(format!("{what} has no data array"))),
+        },
+        _ => Err(GorgiasError::Decode(format!("{what} is not an object"))),
+    }
+}
+
 fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
@@ -517,6 +600,32 @@ mod tests {
     }
 
     #[test]
+    fn reply_html_links_urls_on_email_and_chat_only_and_notes_never() {
+        let text = "Track it: https://track.example/1Z?a=1&b=<2>";
+        let html = |channel: &str| {
+            let mut t = target();
+            t.channel = channel.into();
+            reply_body(&t, text, &sender(), "x")["body_html"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        for channel in ["email", "chat"] {
+            assert!(
+                html(channel).contains("<a href=\"https://track.example/1Z?a=1&amp;b="),
+                "{}",
+                html(channel)
+            );
+        }
+        for channel in ["whatsapp", "sms", "facebook"] {
+            assert!(!html(channel).contains("<a "), "{}", html(channel));
+            assert!(html(channel).contains("&lt;2&gt;"), "{}", html(channel));
+        }
+        let note = note_body(text, &sender(), "x");
+        assert!(!note["body_html"].as_str().unwrap().contains("<a "));
+    }
+
+    #[test]
     fn configured_sender_email_replaces_the_ai_user() {
         let mut s = sender();
         s.email = "ai@acme.example".into();
@@ -540,6 +649,20 @@ mod tests {
             assign_body(None, Some(7)),
             json!({"assignee_team": {"id": 7}})
         );
+    }
+
+    #[test]
+    fn tags_and_close_bodies() {
+        let tags = AddTags {
+            names: vec!["ai-handoff".into(), "ai-handoff-skip_topic".into()],
+        };
+        assert_eq!(
+            serde_json::to_value(&tags).unwrap(),
+            json!({"names": ["ai-handoff", "ai-handoff-skip_topic"]})
+        );
+        assert_eq!(close_body(), json!({"status": "closed"}));
+        let sample = fixture("postman-update-ticket.request.json");
+        assert!(sample.get("status").is_some(), "status is a ticket field");
     }
 
     fn fixture(name: &str) -> Value {

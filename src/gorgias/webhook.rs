@@ -9,6 +9,7 @@ use std::borrow::Cow;
 use serde_json::{Map, Value};
 
 pub use crate::domain::message::Address;
+use crate::domain::orders::{parse_integrations, CustomerOrders};
 use crate::text::clip;
 
 /// Why a body cannot be read; the text is returned to the caller in a 400.
@@ -32,6 +33,8 @@ pub struct Party {
     pub id: Option<u64>,
     pub email: Option<String>,
     pub name: Option<String>,
+    /// `firstname`, else the first word of `name`.
+    pub first_name: Option<String>,
 }
 
 /// What the agent needs to know of the ticket in a webhook.
@@ -45,6 +48,9 @@ pub struct TicketView {
     pub assignee_user_id: Option<u64>,
     pub assignee_team_id: Option<u64>,
     pub customer: Party,
+    /// The customer's orders from `ticket.customer.integrations`, normalized (never the raw
+    /// blob); malformed data is `degraded`, never an error.
+    pub customer_orders: CustomerOrders,
 }
 
 /// What the agent needs to know of the message that fired the webhook.
@@ -80,6 +86,12 @@ pub fn parse_event(body: &[u8]) -> Result<WebhookEvent, ParseError> {
     }
     let value: Value =
         serde_json::from_slice(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
+    event_from_value(value)
+}
+
+/// Reads an event already parsed as JSON, as leniently as [`parse_event`] (replay builds one
+/// from each message of a past ticket).
+pub fn event_from_value(value: Value) -> Result<WebhookEvent, ParseError> {
     let root = match decode_nested(value) {
         Value::Object(map) => map,
         other => return Err(ParseError::NotAnObject(kind(&other))),
@@ -103,6 +115,7 @@ pub fn parse_event(body: &[u8]) -> Result<WebhookEvent, ParseError> {
         assignee_user_id: nested_or_flat_id(&t, "assignee_user", "ticket.assignee_user")?,
         assignee_team_id: nested_or_flat_id(&t, "assignee_team", "ticket.assignee_team")?,
         customer: party(&t, "customer", "ticket.customer")?,
+        customer_orders: customer_orders(&t)?,
     };
     let message = match message {
         Some(m) if !m.is_empty() => Some(message_view(&m)?),
@@ -283,6 +296,13 @@ fn party(map: &Map<String, Value>, key: &str, path: &'static str) -> Result<Part
                 let full = format!("{} {}", first.trim(), last.trim());
                 Some(full.trim().to_string()).filter(|n| !n.is_empty())
             });
+        party.first_name = string_at(&obj, "firstname")
+            .map(|f| f.trim().to_string())
+            .filter(|f| !f.is_empty())
+            .or_else(|| {
+                let name = party.name.as_deref()?;
+                name.split_whitespace().next().map(str::to_string)
+            });
     }
     if party.id.is_none() {
         party.id = id_at(map, &format!("{key}_id"), path)?;
@@ -291,6 +311,17 @@ fn party(map: &Map<String, Value>, key: &str, path: &'static str) -> Result<Part
         party.email = string_at(map, &format!("{key}_email")).filter(|e| !e.trim().is_empty());
     }
     Ok(party)
+}
+
+/// `customer.integrations`, read by the orders module: whatever it holds, at worst no orders.
+fn customer_orders(ticket: &Map<String, Value>) -> Result<CustomerOrders, ParseError> {
+    Ok(match object_at(ticket, "customer", "ticket.customer")? {
+        Some(customer) => customer
+            .get("integrations")
+            .map(parse_integrations)
+            .unwrap_or_default(),
+        None => CustomerOrders::default(),
+    })
 }
 
 fn address(map: &Map<String, Value>) -> Option<Address> {
@@ -443,6 +474,51 @@ mod tests {
         assert_eq!(m.source_from.unwrap().address, "jane@customer.example");
         assert_eq!(m.source_to[0].address, "support@acme.example");
         assert_eq!(m.subject.as_deref(), Some("Order status"));
+    }
+
+    const SHOPIFY_ORDERS: &str = include_str!("../../tests/fixtures/orders/shopify-orders.json");
+
+    fn with_integrations(integrations: Value) -> Vec<u8> {
+        let mut v: Value = serde_json::from_str(MAIN).unwrap();
+        v["ticket"]["customer"]["integrations"] = integrations;
+        v.to_string().into_bytes()
+    }
+
+    #[test]
+    fn the_customers_orders_and_first_name_are_read_from_the_body() {
+        let e = parse_event(MAIN.as_bytes()).unwrap();
+        assert_eq!(e.ticket.customer.first_name.as_deref(), Some("Jane"));
+        assert!(e.ticket.customer_orders.orders.is_empty());
+        assert_eq!(e.ticket.customer_orders.degraded, None);
+
+        let orders: Value = serde_json::from_str(SHOPIFY_ORDERS).unwrap();
+        let store = serde_json::json!({"6": {"__integration_type__": "shopify",
+            "orders": [orders["orders"]["in_transit"], orders["orders"]["delivered"]]}});
+        for integrations in [store.clone(), Value::String(store.to_string())] {
+            let e = parse_event(&with_integrations(integrations)).unwrap();
+            assert_eq!(e.ticket.customer_orders.orders.len(), 2);
+            assert_eq!(e.ticket.customer_orders.degraded, None);
+        }
+    }
+
+    #[test]
+    fn unreadable_order_data_degrades_and_never_fails_the_webhook() {
+        for garbage in [
+            serde_json::json!("{not json"),
+            serde_json::json!(17),
+            serde_json::json!({"6": {"__integration_type__": "shopify", "orders": "many"}}),
+        ] {
+            let e = parse_event(&with_integrations(garbage.clone())).unwrap();
+            assert!(e.ticket.customer_orders.orders.is_empty(), "{garbage}");
+            assert!(e.ticket.customer_orders.degraded.is_some(), "{garbage}");
+        }
+    }
+
+    #[test]
+    fn the_first_name_falls_back_to_the_first_word_of_the_name() {
+        let e = parse_event(br#"{"ticket": {"id": 1, "customer": {"name": " Ana Maria Lopez"}}}"#)
+            .unwrap();
+        assert_eq!(e.ticket.customer.first_name.as_deref(), Some("Ana"));
     }
 
     #[test]

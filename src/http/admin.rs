@@ -1,5 +1,6 @@
 //! The admin API (`Authorization: Bearer <server.admin_token>`): a ticket's session with every
-//! decision, a list of recent sessions, and resuming a handed-off ticket. Every route answers
+//! decision, a list of recent sessions, resuming a handed-off ticket, and the settings that shape
+//! what the AI does to a ticket (tags, closing, business hours). Every route answers
 //! 404 while `server.admin_token` is empty (the API is disabled) and 401 without the right token.
 
 use std::time::Duration;
@@ -11,10 +12,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{bearer_token, secret_matches, AppState};
+use crate::config::{ConfigError, Settings};
+use crate::domain::hours::{BusinessHours, Clock};
 use crate::domain::session::{Session, SessionState, StateError};
 use crate::store::Store;
 use crate::tickets::actor::ResumeError;
-use crate::tickets::supervisor::ResumeTicket;
+use crate::tickets::supervisor::{EraseTickets, ResumeTicket};
 
 /// How long an admin request waits for the ticket's actor.
 const ACTOR_TIMEOUT: Duration = Duration::from_secs(5);
@@ -31,6 +34,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/tickets/{id}", web::get().to(get_ticket))
             .route("/tickets/{id}/resume", web::post().to(resume_ticket))
             .route("/stats", web::get().to(super::console::stats_json))
+            .route("/settings", web::get().to(get_settings))
+            .route("/customers", web::delete().to(erase_customer))
             .default_service(web::to(unknown_route)),
     );
 }
@@ -126,6 +131,63 @@ async fn load(state: &AppState, ticket_id: u64) -> Result<Session, AdminError> {
             "cannot read the session of ticket {ticket_id}: {e}"
         ))),
     }
+}
+
+/// What `GET /admin/settings` shows: the mode and the ticket lifecycle settings, as configured,
+/// and whether business hours are open now.
+pub struct SettingsView {
+    summary: Value,
+    hours: Option<BusinessHours>,
+    clock: Clock,
+}
+
+impl SettingsView {
+    pub fn new(settings: &Settings, clock: Clock) -> Result<SettingsView, ConfigError> {
+        let planner = settings.planner()?;
+        let hours = planner.hours.clone();
+        let summary = json!({
+            "mode": settings.gorgias.mode.as_str(),
+            "handoff": {
+                "tags": settings.handoff.tags,
+                "final_reply_offline": planner.handoff.final_reply_offline,
+                "user_id": settings.handoff.user_id,
+                "team_id": settings.handoff.team_id,
+            },
+            "autopilot": {
+                "reply_tags": planner.reply.tags.names(),
+                "close_after_reply": planner.reply.close,
+            },
+            "business_hours": hours.as_ref().map(|h| json!({
+                "timezone": h.timezone(),
+                "description": h.describe(),
+                "days": settings.business_hours,
+            })),
+        });
+        Ok(SettingsView {
+            summary,
+            hours,
+            clock,
+        })
+    }
+
+    fn to_json(&self) -> Value {
+        let mut body = self.summary.clone();
+        if let Some(hours) = &self.hours {
+            body["business_hours"]["open_now"] = json!(hours.is_open(self.clock.now()));
+        }
+        body
+    }
+}
+
+/// `GET /admin/settings`: the mode, `handoff.tags`, `handoff.final_reply_offline`,
+/// `autopilot.reply_tags`, `autopilot.close_after_reply` and `[business_hours]` (with
+/// `open_now`; `null` when absent: always open).
+pub async fn get_settings(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    authorize(&req, &state)?;
+    Ok(HttpResponse::Ok().json(state.settings_view.to_json()))
 }
 
 /// `GET /admin/tickets/{id}`: the whole session (state, history, decisions, outbox, failed), plus
@@ -314,6 +376,63 @@ pub async fn list_tickets(
         .await
         .map_err(|e| AdminError::Unavailable(format!("cannot list sessions: {e}")))?;
     Ok(HttpResponse::Ok().json(body))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EraseQuery {
+    email: Option<String>,
+}
+
+/// `DELETE /admin/customers?email=ADDR`: erases every session of that customer (email compared
+/// case-insensitively), pending inbox entries and owed actions included (never posted), and the
+/// in-memory intake decisions of those tickets; answers `{"erased": n}`. The log says that an
+/// erasure happened and how many sessions, never the address.
+pub async fn erase_customer(
+    req: HttpRequest,
+    query: web::Query<EraseQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    authorize(&req, &state)?;
+    let email = query.email.as_deref().map(str::trim).unwrap_or_default();
+    if email.is_empty() || !email.contains('@') {
+        return Err(AdminError::BadRequest(
+            "email must be a customer's email address (?email=ADDR)".into(),
+        ));
+    }
+    let store = state.store.clone();
+    let owned = email.to_string();
+    let tickets = web::block(move || store.tickets_of_customer(&owned))
+        .await
+        .map_err(|e| AdminError::Unavailable(format!("cannot read the sessions: {e}")))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "admin erasure: cannot find the customer's sessions");
+            AdminError::Unavailable("storage is unavailable; nothing was erased, try again".into())
+        })?;
+    let tickets: Vec<u64> = tickets.into_iter().collect();
+    for &t in &tickets {
+        state.intake.recent().forget(t);
+    }
+    let erased = state
+        .supervisor
+        .send(EraseTickets(tickets.clone()))
+        .await
+        .map_err(|_| AdminError::Unavailable("the ticket supervisor is not running".into()))?
+        .map_err(|e| {
+            tracing::error!(error = %e, "admin erasure: cannot delete the customer's sessions");
+            AdminError::Unavailable(
+                "storage did not take the erasure; try again (it is idempotent)".into(),
+            )
+        })?;
+    // Intake decisions recorded while the erasure ran are dropped too.
+    for &t in &tickets {
+        state.intake.recent().forget(t);
+    }
+    tracing::info!(
+        outcome = "erased",
+        sessions = erased,
+        "admin: customer data erased"
+    );
+    Ok(HttpResponse::Ok().json(json!({ "erased": erased })))
 }
 
 /// Any other `/admin/*` path: still authenticated first, so the API's shape is not probed.

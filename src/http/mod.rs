@@ -37,6 +37,8 @@ pub struct AppState {
     pub outbox_stuck_after: std::time::Duration,
     /// The operator console's sign-ins and settings.
     pub console: console::ConsoleState,
+    /// What `GET /admin/settings` shows.
+    pub settings_view: admin::SettingsView,
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

@@ -5,7 +5,9 @@
 //! ignored. The handed-off check needs storage and is applied by intake with the same enum.
 
 use crate::config::AutopilotSettings;
-use crate::domain::message::{Address, Customer, CustomerMessage, EXTERNAL_ID_PREFIX};
+use crate::domain::message::{
+    Address, Customer, CustomerMessage, EXTERNAL_ID_PREFIX, MAX_CARRIED_ORDERS,
+};
 use crate::domain::outcome::IgnoreReason;
 use crate::gorgias::webhook::WebhookEvent;
 
@@ -95,6 +97,18 @@ pub fn classify(
         text: message.text.clone(),
         created_datetime: message.created_datetime.clone(),
         accepted_ms: None,
+        orders: ticket
+            .customer_orders
+            .orders
+            .iter()
+            .take(MAX_CARRIED_ORDERS)
+            .cloned()
+            .collect(),
+        first_name: ticket
+            .customer
+            .first_name
+            .clone()
+            .or_else(|| message.sender.first_name.clone()),
     })
 }
 
@@ -145,6 +159,18 @@ mod tests {
         assert_eq!(m.customer_address.address, "jane@customer.example");
         assert_eq!(m.support_address.unwrap().address, "support@acme.example");
         assert_eq!(m.text, "Hi, where is my order #1234?");
+    }
+
+    #[test]
+    fn a_message_on_a_closed_or_reopened_ticket_is_answered() {
+        // With `autopilot.close_after_reply` the AI closes tickets; Gorgias reopens one when the
+        // customer writes again, and the webhook may still say either status.
+        for status in ["closed", "open"] {
+            let mut raw: serde_json::Value = serde_json::from_str(MAIN).unwrap();
+            raw["ticket"]["status"] = serde_json::json!(status);
+            let e = parse_event(raw.to_string().as_bytes()).unwrap();
+            assert!(classify(&e, &rules()).is_ok(), "{status}");
+        }
     }
 
     #[test]

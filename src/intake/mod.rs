@@ -106,7 +106,8 @@ pub struct Intake {
     rules: FilterRules,
     store: Store,
     dedup: Addr<DedupActor>,
-    wake: Recipient<WakeTicket>,
+    /// `None`: the caller runs the ticket's turn itself once an event is accepted (replay).
+    wake: Option<Recipient<WakeTicket>>,
     metrics: Metrics,
     recent: RecentIntake,
 }
@@ -123,7 +124,25 @@ impl Intake {
             rules,
             store,
             dedup,
-            wake,
+            wake: Some(wake),
+            metrics,
+            recent: RecentIntake::default(),
+        }
+    }
+
+    /// The same intake for a caller that runs each accepted ticket's turn itself, awaiting it,
+    /// instead of waking a ticket actor (replay).
+    pub fn caller_driven(
+        rules: FilterRules,
+        store: Store,
+        dedup: Addr<DedupActor>,
+        metrics: Metrics,
+    ) -> Intake {
+        Intake {
+            rules,
+            store,
+            dedup,
+            wake: None,
             metrics,
             recent: RecentIntake::default(),
         }
@@ -208,10 +227,25 @@ impl Intake {
             self.dedup.do_send(Forget(key));
             return Ok(unavailable(e.into()));
         }
+        if let Some(degraded) = event.ticket.customer_orders.degraded {
+            // Once per accepted event; the path and the kind of problem, never the values.
+            tracing::warn!(
+                ticket_id,
+                message_id,
+                path = "ticket.customer.integrations",
+                reason = degraded.code(),
+                kept_orders = message.orders.len(),
+                "order data partly or wholly unreadable; answering without it"
+            );
+        }
         // Stored, so a wake-up that does not fit in the supervisor's bounded mailbox is not
         // lost: its sweep picks the ticket up within seconds. Not awaited: the answer does not
         // depend on it.
-        if let Err(e) = self.wake.try_send(WakeTicket(ticket_id)) {
+        let woken = self
+            .wake
+            .as_ref()
+            .map(|w| w.try_send(WakeTicket(ticket_id)));
+        if let Some(Err(e)) = woken {
             tracing::warn!(ticket_id, message_id, error = %e, "ticket supervisor busy; the stored message will be picked up by its sweep");
         }
         Ok(IntakeResult::Accepted {

@@ -53,6 +53,14 @@ impl RecentIntake {
         }
     }
 
+    /// Forgets the ticket's decisions (erasure: nothing of the ticket stays, in memory either).
+    pub fn forget(&self, ticket_id: u64) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if inner.by_ticket.remove(&ticket_id).is_some() {
+            inner.order.retain(|&t| t != ticket_id);
+        }
+    }
+
     pub fn for_ticket(&self, ticket_id: u64) -> Vec<IntakeDecision> {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         inner
@@ -74,6 +82,17 @@ mod tests {
             reason: "not_assigned_to_ai",
             message_id: Some(at),
         }
+    }
+
+    #[test]
+    fn a_forgotten_ticket_has_no_decisions_and_others_keep_theirs() {
+        let recent = RecentIntake::default();
+        recent.record(1, decision(1));
+        recent.record(2, decision(2));
+        recent.forget(1);
+        assert!(recent.for_ticket(1).is_empty());
+        assert_eq!(recent.for_ticket(2), vec![decision(2)]);
+        assert_eq!(recent.inner.lock().unwrap().order, vec![2]);
     }
 
     #[test]

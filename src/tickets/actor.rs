@@ -28,6 +28,12 @@ pub struct Passivate {
     pub addr: Addr<TicketActor>,
 }
 
+/// The ticket's data is being erased: stop now, dropping the in-memory session and any turn in
+/// progress, so nothing it still owed is posted.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Erase;
+
 /// Make a handed-off session active again (an operator's decision).
 #[derive(Message)]
 #[rtype(result = "Result<Session, ResumeError>")]
@@ -168,6 +174,20 @@ impl Handler<Wake> for TicketActor {
         } else {
             self.start_turn(ctx);
         }
+    }
+}
+
+impl Handler<Erase> for TicketActor {
+    type Result = ();
+
+    fn handle(&mut self, _: Erase, ctx: &mut Self::Context) {
+        // Stopping cancels the spawned turn and the scheduled retry with the context.
+        self.session = Session::new(self.ticket_id);
+        self.wake_pending = false;
+        if let Some(retry) = self.retry_scheduled.take() {
+            ctx.cancel_future(retry);
+        }
+        ctx.stop();
     }
 }
 

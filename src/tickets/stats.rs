@@ -1,6 +1,7 @@
 //! What a ticket's committed step adds for the operator console: the counter deltas and the
 //! ticket's summary (with its filter-index entries) that `domain::stats` derives from the
-//! session before and after the step, as writes that go into the step's own commit.
+//! session before and after the step, as writes that go into the step's own commit. Erasure
+//! and retention remove a ticket's console entries through `Store::ticket_erasure`.
 
 use crate::domain::plan::Mode;
 use crate::domain::session::Session;
@@ -38,14 +39,4 @@ pub fn step_writes(
         .collect();
     writes.extend(Write::summary_put(&summary, prev.as_ref()));
     writes
-}
-
-/// The writes that remove a ticket from the console's list and filter indexes (for erasure and
-/// retention, committed with the session's deletion). The hourly counters hold no per-ticket
-/// data and stay.
-pub fn erase_writes(store: &Store, ticket_id: u64) -> Vec<Write> {
-    match store.ticket_summary(ticket_id) {
-        Ok(Some(summary)) => Write::summary_delete(&summary),
-        _ => Vec::new(),
-    }
 }

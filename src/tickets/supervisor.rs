@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::actor::{Passivate, Resume, ResumeError, TicketActor, Wake};
+use super::actor::{Erase, Passivate, Resume, ResumeError, TicketActor, Wake};
 use super::turn::TurnContext;
 use crate::domain::session::Session;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// Messages were stored for this ticket: make sure its actor runs a turn.
 #[derive(Message)]
@@ -36,6 +36,44 @@ pub struct ResumeTicket {
     pub by: String,
 }
 
+/// Erase these tickets: their live actors are stopped first (dropping what they still owed),
+/// then everything stored for them is deleted. Answers how many had anything stored or live.
+#[derive(Message)]
+#[rtype(result = "Result<usize, StoreError>")]
+pub struct EraseTickets(pub Vec<u64>);
+
+/// One retention pass: delete every session idle for `retention_secs` at `now` with nothing
+/// owed, in bounded batches; answers how many were deleted. `now` is injected for tests.
+#[derive(Message)]
+#[rtype(result = "Result<usize, StoreError>")]
+pub struct RetentionPass {
+    pub now: u64,
+    pub retention_secs: u64,
+}
+
+/// One batch of a retention pass, from the sessions after `after`.
+#[derive(Message)]
+#[rtype(result = "Result<RetentionStep, StoreError>")]
+struct RetentionBatch {
+    after: Option<u64>,
+    now: u64,
+    retention_secs: u64,
+}
+
+struct RetentionStep {
+    next: Option<u64>,
+    deleted: usize,
+}
+
+/// Sessions read per retention batch: one bounded read and one commit, between which the
+/// supervisor serves its mailbox, so a pass over many sessions never stalls intake.
+const RETENTION_BATCH: usize = 256;
+/// How often a retention pass starts (when `sessions.retention_days` is set).
+const RETENTION_EVERY: Duration = Duration::from_secs(600);
+
+/// How many tickets one erasure commit deletes (each batch is one bounded commit).
+const ERASE_BATCH: usize = 64;
+
 pub struct TicketSupervisor {
     actors: HashMap<u64, Addr<TicketActor>>,
     /// Tickets whose stored session cannot be decoded (reported once, skipped by the sweep).
@@ -43,6 +81,11 @@ pub struct TicketSupervisor {
     cx: Rc<TurnContext>,
     store: Store,
     idle_timeout: Duration,
+    /// Tickets a retention batch is deleting: not spawned until their deletion has landed (a
+    /// message stored meanwhile stays in the inbox and the sweep wakes it into a fresh session).
+    retiring: std::collections::HashSet<u64>,
+    retention_secs: Option<u64>,
+    retention_running: bool,
 }
 
 impl TicketSupervisor {
@@ -53,7 +96,16 @@ impl TicketSupervisor {
             unreadable: Default::default(),
             cx,
             idle_timeout,
+            retiring: Default::default(),
+            retention_secs: None,
+            retention_running: false,
         }
+    }
+
+    /// Deletes sessions idle longer than `secs` (periodically, from the supervisor's start).
+    pub fn with_retention(mut self, secs: Option<u64>) -> TicketSupervisor {
+        self.retention_secs = secs;
+        self
     }
 
     /// The live actor of a ticket, spawning it from storage when there is none. `None` when the
@@ -64,6 +116,9 @@ impl TicketSupervisor {
                 return Some(addr.clone());
             }
             self.actors.remove(&ticket_id);
+        }
+        if self.retiring.contains(&ticket_id) {
+            return None;
         }
         let session = match self.store.load_session(ticket_id) {
             Ok(Some(session)) => session,
@@ -118,6 +173,33 @@ impl Actor for TicketSupervisor {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(1024);
+        if let Some(retention_secs) = self.retention_secs {
+            ctx.run_interval(RETENTION_EVERY, move |act, ctx| {
+                if act.retention_running {
+                    return;
+                }
+                act.retention_running = true;
+                let pass = RetentionPass {
+                    now: crate::time::now_secs(),
+                    retention_secs,
+                };
+                ctx.spawn(ctx.address().send(pass).into_actor(act).map(
+                    |result, act, _| {
+                        act.retention_running = false;
+                        match result {
+                            Ok(Ok(deleted)) if deleted > 0 => {
+                                tracing::info!(outcome = "retention", sessions = deleted, "idle sessions deleted")
+                            }
+                            Ok(Ok(_)) => {}
+                            Ok(Err(e)) => {
+                                tracing::warn!(error = %e, "retention pass stopped; the next one goes on")
+                            }
+                            Err(_) => {}
+                        }
+                    },
+                ));
+            });
+        }
         ctx.run_interval(SWEEP_EVERY, |act, ctx| {
             // Live actors too: one whose turn ran while storage was failing saw no inbox and
             // went idle with its message still stored. A wake-up during a turn or a retry only
@@ -128,6 +210,67 @@ impl Actor for TicketSupervisor {
                 }
             }
         });
+    }
+}
+
+impl Handler<RetentionPass> for TicketSupervisor {
+    type Result = ResponseFuture<Result<usize, StoreError>>;
+
+    fn handle(&mut self, msg: RetentionPass, ctx: &mut Self::Context) -> Self::Result {
+        let me = ctx.address();
+        Box::pin(async move {
+            let (mut after, mut deleted) = (None, 0);
+            loop {
+                let step = me
+                    .send(RetentionBatch {
+                        after,
+                        now: msg.now,
+                        retention_secs: msg.retention_secs,
+                    })
+                    .await
+                    .map_err(|_| StoreError::Closed)??;
+                deleted += step.deleted;
+                match step.next {
+                    Some(next) => after = Some(next),
+                    None => break,
+                }
+            }
+            Ok(deleted)
+        })
+    }
+}
+
+impl Handler<RetentionBatch> for TicketSupervisor {
+    type Result = ResponseActFuture<Self, Result<RetentionStep, StoreError>>;
+
+    fn handle(&mut self, msg: RetentionBatch, _: &mut Self::Context) -> Self::Result {
+        let (sessions, next) = self.store.sessions_after(msg.after, RETENTION_BATCH);
+        // A live actor may hold work not stored yet; a stored inbox entry is work owed.
+        let expired: Vec<u64> = sessions
+            .iter()
+            .filter(|s| s.is_expired(msg.now, msg.retention_secs))
+            .map(|s| s.ticket_id)
+            .filter(|t| !self.actors.contains_key(t) && !self.store.has_inbox(*t))
+            .collect();
+        self.retiring.extend(expired.iter().copied());
+        let writes: Vec<_> = expired
+            .iter()
+            .flat_map(|&t| self.store.ticket_erasure(t))
+            .collect();
+        let store = self.store.clone();
+        Box::pin(
+            async move { store.commit(writes).await }
+                .into_actor(self)
+                .map(move |result, act, _| {
+                    for t in &expired {
+                        act.retiring.remove(t);
+                    }
+                    result.map(|()| RetentionStep {
+                        next,
+                        deleted: expired.len(),
+                    })
+                }),
+        )
     }
 }
 
@@ -175,6 +318,40 @@ impl Handler<LiveActors> for TicketSupervisor {
 
     fn handle(&mut self, _: LiveActors, _: &mut Self::Context) -> usize {
         self.actors.len()
+    }
+}
+
+impl Handler<EraseTickets> for TicketSupervisor {
+    type Result = ResponseFuture<Result<usize, StoreError>>;
+
+    fn handle(
+        &mut self,
+        EraseTickets(tickets): EraseTickets,
+        _: &mut Self::Context,
+    ) -> Self::Result {
+        let actors: Vec<_> = tickets
+            .iter()
+            .filter_map(|t| self.actors.remove(t))
+            .collect();
+        for t in &tickets {
+            self.unreadable.remove(t);
+        }
+        let store = self.store.clone();
+        Box::pin(async move {
+            // Every actor has stopped (its turn cancelled) before its data is deleted, and the
+            // deletions queue behind any commit a cancelled turn had already handed over.
+            for addr in actors {
+                let _ = addr.send(Erase).await;
+            }
+            for batch in tickets.chunks(ERASE_BATCH) {
+                let writes = batch
+                    .iter()
+                    .flat_map(|&t| store.ticket_erasure(t))
+                    .collect();
+                store.commit(writes).await?;
+            }
+            Ok(tickets.len())
+        })
     }
 }
 
@@ -273,7 +450,9 @@ mod tests {
             ),
             planner: Planner {
                 mode: Mode::DryRun,
-                handoff: HandoffSettings::default().rules(),
+                handoff: HandoffSettings::default().rules().unwrap(),
+                reply: Default::default(),
+                hours: None,
             },
             retry: RetryPolicy {
                 initial: Duration::from_millis(10),
@@ -282,6 +461,12 @@ mod tests {
                 in_doubt_delay: Duration::from_millis(10),
             },
             metrics: crate::metrics::Metrics::new(),
+            orders: crate::tickets::orders::OrderLookup::new(
+                &crate::config::OrdersSettings::default(),
+                None,
+                crate::metrics::Metrics::new(),
+            ),
+            clock: Default::default(),
         })
     }
 

@@ -7,15 +7,22 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use crate::brain::guardrails::Guardrails;
+use crate::brain::orders::{
+    fill_reply, has_placeholders, named_order_missing, order_in_question, orders_for_model,
+    OrderFacts,
+};
 use crate::brain::{Brain, BrainInput};
+use crate::domain::hours::Clock;
 use crate::domain::message::Customer;
+use crate::domain::orders::Order;
 use crate::domain::outcome::{DecisionOutcome, HandoffReason, IgnoreReason};
 use crate::domain::plan::{Decision, Mode, Planner};
-use crate::domain::session::{Accepted, OutboundAction, Session};
+use crate::domain::session::{Accepted, ActionKind, OutboundAction, Role, Session};
 use crate::metrics::Metrics;
 use crate::retry::{backoff_ceiling, full_jitter_backoff};
 use crate::store::{Store, StoreError, Write};
 use crate::tickets::delivery::Delivery;
+use crate::tickets::orders::{OrderLookup, OrderSource};
 use crate::tickets::stats;
 use crate::time::now_secs;
 
@@ -53,6 +60,11 @@ pub struct TurnContext {
     pub planner: Planner,
     pub retry: RetryPolicy,
     pub metrics: Metrics,
+    /// "Now" for decisions (business hours, recorded times): the system clock in production,
+    /// a fixed instant in tests.
+    pub clock: Clock,
+    /// The customer's orders, for turns that need them.
+    pub orders: OrderLookup,
 }
 
 /// How a turn ended.
@@ -88,10 +100,11 @@ pub async fn run(cx: Rc<TurnContext>, mut session: Session) -> (Session, TurnEnd
 /// to do.
 async fn take_and_decide(cx: &TurnContext, session: &mut Session) -> Result<bool, StoreError> {
     let mut next = session.clone();
-    let (deletes, accepted_ms) = take_inbox(cx, &mut next);
+    let (deletes, carried) = take_inbox(cx, &mut next);
+    let accepted_ms = carried.accepted_ms;
     let unanswered = !next.unanswered().is_empty();
     if unanswered {
-        decide(cx, &mut next).await;
+        decide(cx, &mut next, carried).await;
     } else if deletes.is_empty() {
         return Ok(false);
     }
@@ -121,18 +134,38 @@ async fn commit(
     cx.store.commit(writes).await
 }
 
+/// What the new messages carried besides their words, for this turn only: the session keeps
+/// what the turn used, not this.
+#[derive(Debug, Default)]
+struct Carried {
+    /// The latest body's normalized orders (empty: the bodies had none).
+    orders: Vec<Order>,
+    first_name: Option<String>,
+    /// When intake accepted the earliest new message (unix ms), for the console's first-reply
+    /// time.
+    accepted_ms: Option<u64>,
+}
+
 /// Moves the ticket's stored new messages into `session`; returns the inbox deletions to commit
-/// with it, and when the earliest new message was accepted.
-fn take_inbox(cx: &TurnContext, next: &mut Session) -> (Vec<Write>, Option<u64>) {
+/// with it, and what the messages carried.
+fn take_inbox(cx: &TurnContext, next: &mut Session) -> (Vec<Write>, Carried) {
     let entries = cx.store.inbox_for(next.ticket_id);
     let now = now_secs();
     let mut deletes = Vec::with_capacity(entries.len());
-    let mut accepted_ms: Option<u64> = None;
+    let mut carried = Carried::default();
     for (key, entry) in entries {
+        if let Ok(message) = &entry {
+            if !message.orders.is_empty() {
+                carried.orders = message.orders.clone();
+            }
+            if message.first_name.is_some() {
+                carried.first_name = message.first_name.clone();
+            }
+        }
         match entry {
             Ok(message) => match next.accept(&message, now) {
                 Accepted::New => {
-                    accepted_ms = match (accepted_ms, message.accepted_ms) {
+                    carried.accepted_ms = match (carried.accepted_ms, message.accepted_ms) {
                         (Some(a), Some(b)) => Some(a.min(b)),
                         (a, b) => a.or(b),
                     };
@@ -160,11 +193,11 @@ fn take_inbox(cx: &TurnContext, next: &mut Session) -> (Vec<Write>, Option<u64>)
         }
         deletes.push(Write::inbox_delete(key));
     }
-    (deletes, accepted_ms)
+    (deletes, carried)
 }
 
 /// Decides for the unanswered messages and records the decision with its planned actions.
-async fn decide(cx: &TurnContext, session: &mut Session) {
+async fn decide(cx: &TurnContext, session: &mut Session, carried: Carried) {
     let unanswered = session.unanswered();
     let message_ids: Vec<u64> = unanswered.iter().filter_map(|e| e.message_id).collect();
     let first_unanswered = session.history.len() - unanswered.len();
@@ -184,21 +217,157 @@ async fn decide(cx: &TurnContext, session: &mut Session) {
         history: session.history.clone(),
         unanswered: session.history.len() - first_unanswered,
         ai_replies: session.ai_reply_count(),
+        orders: None,
     };
-    let decision = match cx.guardrails.check(&input) {
-        Some(rule) => rule,
-        None => ask_brain(cx, input.clone()).await,
-    };
+    let mut orders = TurnOrders::new(session, carried);
+    let (decision, order) = decide_with_orders(cx, input.clone(), &mut orders).await;
     let decision = with_summary(cx, &input, decision).await;
     let ticket_id = session.ticket_id;
     let message_id = message_ids.last().copied().unwrap_or_default();
     let applied = cx
         .planner
-        .apply(session, decision, &message_ids, now_secs());
+        .apply(session, decision, &message_ids, cx.clock.now());
+    if let Some(order) = order {
+        session.attach_order(order);
+    }
     tracing::info!(ticket_id, message_id, outcome = applied.outcome.code(), reason = applied.reason.code(), detail = %applied.detail, mode = cx.planner.mode.as_str(), "decision");
     if let Some(reason) = applied.handoff {
         cx.metrics.handoff(reason);
     }
+}
+
+/// A turn's order data, looked up at most once and only when the turn needs it.
+struct TurnOrders {
+    customer_id: Option<u64>,
+    carried: Carried,
+    customer_messages: Vec<String>,
+    last_ai: Option<String>,
+    found: Option<(Vec<Order>, OrderSource)>,
+}
+
+impl TurnOrders {
+    fn new(session: &Session, carried: Carried) -> TurnOrders {
+        let first_name = carried.first_name.clone().or_else(|| {
+            let name = session.target.as_ref()?.customer.name.as_deref()?;
+            name.split_whitespace().next().map(str::to_string)
+        });
+        TurnOrders {
+            customer_id: session.target.as_ref().and_then(|t| t.customer.id),
+            carried: Carried {
+                orders: carried.orders,
+                first_name,
+                accepted_ms: carried.accepted_ms,
+            },
+            customer_messages: session
+                .history
+                .iter()
+                .filter(|e| e.role == Role::Customer)
+                .map(|e| e.text.clone())
+                .collect(),
+            last_ai: session
+                .history
+                .iter()
+                .rev()
+                .find(|e| e.role == Role::Ai)
+                .map(|e| e.text.clone()),
+            found: None,
+        }
+    }
+
+    /// Looks the customer's orders up, once.
+    async fn ensure(&mut self, cx: &TurnContext, ticket_id: u64) {
+        if self.found.is_none() {
+            let carried = std::mem::take(&mut self.carried.orders);
+            self.found = Some(cx.orders.lookup(ticket_id, self.customer_id, carried).await);
+        }
+    }
+
+    /// `f` over what is known of the orders (looked up first with `ensure`).
+    fn with_facts<R>(&self, f: impl FnOnce(&OrderFacts<'_>) -> R) -> R {
+        let messages: Vec<&str> = self.customer_messages.iter().map(String::as_str).collect();
+        let orders = self.found.as_ref().map_or(&[][..], |(o, _)| o.as_slice());
+        f(&OrderFacts {
+            orders,
+            customer_messages: &messages,
+            first_name: self.carried.first_name.as_deref(),
+        })
+    }
+
+    fn source(&self) -> Option<OrderSource> {
+        self.found.as_ref().map(|(_, s)| *s)
+    }
+}
+
+/// Guardrails, then the brain, with the customer's orders where the turn needs them: the brain
+/// is shown them when it asks (a model), a reply's placeholders are filled with them, and a
+/// handoff names the order in question. Returns the decision and the order it used.
+async fn decide_with_orders(
+    cx: &TurnContext,
+    mut input: BrainInput,
+    orders: &mut TurnOrders,
+) -> (Decision, Option<Order>) {
+    let ticket_id = input.ticket_id;
+    let decision = match cx.guardrails.check(&input) {
+        Some(rule) => rule,
+        None if cx.orders.enabled() && cx.brain.wants_orders() => {
+            orders.ensure(cx, ticket_id).await;
+            let max_orders = cx.orders.max_orders();
+            let shown = orders.with_facts(|facts| match named_order_missing(facts) {
+                Some(handoff) => Err(handoff),
+                None => Ok(orders_for_model(facts, max_orders)),
+            });
+            match shown {
+                Err(handoff) => handoff,
+                Ok(shown) => {
+                    input.orders = Some(shown);
+                    ask_brain(cx, input).await
+                }
+            }
+        }
+        None => ask_brain(cx, input).await,
+    };
+    let (decision, used) = match decision {
+        Decision::Reply { text, reason } if has_placeholders(&text) => {
+            let without_order = cx.brain.answer_without_order(&text);
+            orders.ensure(cx, ticket_id).await;
+            let last_ai = orders.last_ai.as_deref();
+            orders.with_facts(|facts| {
+                fill_reply(&text, &reason, without_order.as_deref(), facts, last_ai)
+            })
+        }
+        Decision::Handoff { .. } if !orders.carried.orders.is_empty() || orders.found.is_some() => {
+            // The body's orders cost nothing to look at: the note names the order in question.
+            orders.ensure(cx, ticket_id).await;
+            let order = orders.with_facts(order_in_question);
+            (decision, order)
+        }
+        other => (other, None),
+    };
+    let Some(source) = orders.source() else {
+        return (decision, used);
+    };
+    let about = used
+        .as_ref()
+        .map(|o| format!("; about {}", o.detail()))
+        .unwrap_or_default();
+    let decision = match decision {
+        Decision::Reply { text, reason } => Decision::Reply {
+            text,
+            reason: format!("{reason}; orders from {}", source.code()),
+        },
+        Decision::Handoff {
+            reason,
+            detail,
+            reply,
+            summary,
+        } => Decision::Handoff {
+            reason,
+            detail: format!("{detail}{about}; orders from {}", source.code()),
+            reply,
+            summary,
+        },
+    };
+    (decision, used)
 }
 
 /// The brain's decision, timed; a failing brain hands off.
@@ -262,6 +431,9 @@ async fn deliver_outbox(cx: &TurnContext, session: &mut Session) -> Option<Durat
                 };
                 tracing::info!(ticket_id, action = action.kind.name().code(), external_id = %action.external_id, message_id = posted_id, outcome, "outbound action done");
                 cx.metrics.delivered(action.kind.name(), cx.delivery.mode());
+                if let ActionKind::AddTags { names } = &action.kind {
+                    cx.metrics.tags_added(names.len(), cx.delivery.mode());
+                }
             }
             Err(e) => {
                 let first_failure = action.first_failure_at.unwrap_or(now);

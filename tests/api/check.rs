@@ -111,3 +111,50 @@ async fn check_in_dry_run_mode_calls_nothing_and_passes() {
     assert!(out.contains("[skip]"), "{out}");
     assert!(gorgias.calls().is_empty());
 }
+
+#[actix_web::test]
+async fn check_shows_the_lifecycle_settings_and_validates_the_timezone() {
+    let gorgias = FakeGorgias::start();
+    let (code, out) = check(
+        &gorgias,
+        &[
+            (
+                "GORGIAS_AGENT__HANDOFF__TAGS",
+                "ai-handoff,ai-handoff-{reason}",
+            ),
+            ("GORGIAS_AGENT__AUTOPILOT__REPLY_TAGS", "ai-replied"),
+            ("GORGIAS_AGENT__AUTOPILOT__CLOSE_AFTER_REPLY", "true"),
+            (
+                "GORGIAS_AGENT__BUSINESS_HOURS__TIMEZONE",
+                "America/New_York",
+            ),
+            ("GORGIAS_AGENT__BUSINESS_HOURS__MON", "09:00-17:00"),
+            ("GORGIAS_AGENT__BUSINESS_HOURS__TUE", "09:00-17:00"),
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    for line in [
+        "[ok]   handoff.tags: \"ai-handoff\", \"ai-handoff-{reason}\"",
+        "[ok]   autopilot.reply_tags: \"ai-replied\"",
+        "[ok]   autopilot.close_after_reply = true",
+        "[ok]   business hours: America/New_York: mon-tue 09:00-17:00, wed-sun closed",
+    ] {
+        assert!(out.contains(line), "{line:?} missing from:\n{out}");
+    }
+
+    let (code, out) = check(
+        &gorgias,
+        &[
+            (
+                "GORGIAS_AGENT__BUSINESS_HOURS__TIMEZONE",
+                "America/Springfield",
+            ),
+            ("GORGIAS_AGENT__BUSINESS_HOURS__MON", "09:00-17:00"),
+        ],
+    )
+    .await;
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("`business_hours.timezone`"), "{out}");
+    assert!(out.contains("America/Springfield"), "{out}");
+}

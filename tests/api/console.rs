@@ -439,3 +439,41 @@ async fn an_empty_admin_token_disables_the_console() {
     assert_eq!(a.status, 404);
     assert_eq!(app.get("/admin/stats", Some("")).await.0, 404);
 }
+
+#[actix_web::test]
+async fn an_erased_customer_leaves_the_console_list_and_its_filters() {
+    let app = TestApp::spawn().await;
+    decided(
+        &app,
+        customer_event(71, 711, "Can I talk to a human please"),
+    )
+    .await;
+    let (cookie, _) = sign_in(&app).await;
+    for path in [
+        "/console/tickets",
+        "/console/tickets?reason=customer_asked_for_human",
+        "/console/tickets?channel=email",
+    ] {
+        let page = get(&app, path, Some(&cookie)).await;
+        assert!(page.body.contains("href=\"/console/tickets/71\""), "{path}");
+    }
+    let req = client()
+        .delete(format!(
+            "{}/admin/customers?email=jane@customer.example",
+            app.address
+        ))
+        .insert_header(("Authorization", format!("Bearer {ADMIN}")));
+    let a = send(req, None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.body.contains("\"erased\":1"), "{}", a.body);
+    for path in [
+        "/console/tickets",
+        "/console/tickets?reason=customer_asked_for_human",
+        "/console/tickets?channel=email",
+        "/console/tickets?state=handed_off",
+    ] {
+        let page = get(&app, path, Some(&cookie)).await;
+        assert!(!page.body.contains("/console/tickets/71\""), "{path}");
+    }
+    assert_eq!(app.store().ticket_summary(71).unwrap(), None);
+}

@@ -65,9 +65,15 @@ level = "warn"
 
 impl Agent {
     async fn start(config: &Path, port: u16) -> Agent {
+        Agent::start_with_env(config, port, &[]).await
+    }
+
+    /// With `GORGIAS_AGENT__*` overrides on the child.
+    async fn start_with_env(config: &Path, port: u16, env: &[(&str, &str)]) -> Agent {
         let child = Command::new(env!("CARGO_BIN_EXE_gorgias-agent"))
             .arg("--config")
             .arg(config)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -278,6 +284,98 @@ async fn kill_9_between_the_final_reply_and_the_note() {
 #[actix_web::test]
 async fn kill_9_between_the_note_and_the_reassignment() {
     kill_during_handoff(2).await;
+}
+
+/// Tags and close after a reply, and tags on a handoff.
+const LIFECYCLE: &[(&str, &str)] = &[
+    ("GORGIAS_AGENT__AUTOPILOT__REPLY_TAGS", "ai-replied"),
+    ("GORGIAS_AGENT__AUTOPILOT__CLOSE_AFTER_REPLY", "true"),
+    ("GORGIAS_AGENT__HANDOFF__TAGS", "ai-handoff-{reason}"),
+];
+
+/// Runs a turn with the lifecycle actions, lets `steps_done` of its writes succeed, kills the
+/// process, restarts it, and checks the Gorgias writes on the ticket are `expected`: each step
+/// exactly once, in order.
+async fn kill_during_lifecycle(text: &str, steps_done: u32, expected: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let gorgias = FakeGorgias::start();
+    let port = free_port();
+    let config = write_config(dir.path(), port, &gorgias);
+    let agent = Agent::start_with_env(&config, port, LIFECYCLE).await;
+    let ticket = 6100 + steps_done as u64 + 10 * expected.len() as u64;
+
+    gorgias.block_after_writes(steps_done);
+    agent.webhook(&customer_event(ticket, 1, text)).await;
+    eventually("the blocked step was attempted", WAIT, || {
+        gorgias.calls().iter().any(|c| c.status == 503)
+    })
+    .await;
+    // Killed once the progress is stored: the steps done are known done. (Killed before, the
+    // restarted agent treats them as in doubt: a post is looked up, but tags and the close,
+    // harmless to repeat, are simply sent again.)
+    let owed = (expected.len() - steps_done as usize) as u64;
+    let deadline = std::time::Instant::now() + WAIT;
+    while agent.pending_actions().await != Some(owed) {
+        assert!(std::time::Instant::now() < deadline, "progress not stored");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    agent.kill9();
+    assert_eq!(gorgias.writes().len(), steps_done as usize);
+
+    gorgias.heal();
+    let port = free_port();
+    let config = write_config(dir.path(), port, &gorgias);
+    let agent = Agent::start_with_env(&config, port, LIFECYCLE).await;
+    eventually("every step done", Duration::from_secs(60), || {
+        gorgias.writes().len() >= expected.len()
+    })
+    .await;
+    agent.settled().await;
+    let kinds: Vec<String> = gorgias
+        .writes()
+        .iter()
+        .map(|c| {
+            let tail = c.path.rsplit('/').next().unwrap_or_default();
+            match (c.method.as_str(), tail, c.body["channel"].as_str()) {
+                ("POST", "messages", Some("internal-note")) => "note".into(),
+                ("POST", "messages", _) => "reply".into(),
+                ("POST", "tags", _) => format!("tags {}", c.body["names"]),
+                ("PUT", _, _) if c.body.get("status").is_some() => "close".into(),
+                (m, _, _) => m.to_string(),
+            }
+        })
+        .collect();
+    assert_eq!(kinds, expected, "after a kill with {steps_done} steps done");
+}
+
+#[actix_web::test]
+async fn kill_9_between_the_reply_and_its_tags() {
+    kill_during_lifecycle(
+        "where is my order",
+        1,
+        &["reply", "tags [\"ai-replied\"]", "close"],
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn kill_9_between_the_tags_and_the_close() {
+    kill_during_lifecycle(
+        "where is my order",
+        2,
+        &["reply", "tags [\"ai-replied\"]", "close"],
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn kill_9_between_the_handoff_note_and_its_tags() {
+    kill_during_lifecycle(
+        "I want a refund",
+        2,
+        &["reply", "note", "tags [\"ai-handoff-skip_topic\"]", "PUT"],
+    )
+    .await;
 }
 
 #[actix_web::test]

@@ -63,6 +63,7 @@ fn input(case: &Case) -> BrainInput {
         }],
         unanswered: 1,
         ai_replies: 0,
+        orders: None,
     }
 }
 

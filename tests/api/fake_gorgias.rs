@@ -1,9 +1,11 @@
-//! A stateful fake Gorgias REST API on loopback: stores posted messages and ticket updates,
+//! A stateful fake Gorgias REST API on loopback: stores posted messages, ticket updates and tags,
 //! records every call, checks Basic auth, and can be scripted to fail (status codes, a share of
 //! 503s, delays, a leaky-bucket 429 with `Retry-After`, dropping the connection after a post was
 //! processed).
+//! Customers (`GET /api/customers/{id}`, with their order data) can be set, failed and
+//! delayed on their own.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,6 +23,8 @@ pub const LATE_ANSWER: Duration = Duration::from_millis(2500);
 pub struct Call {
     pub method: String,
     pub path: String,
+    /// The query string (`limit=..&cursor=..`), empty when there is none.
+    pub query: String,
     pub body: Value,
     pub status: u16,
 }
@@ -39,6 +43,8 @@ struct State {
     calls: Vec<Call>,
     messages: Vec<StoredMessage>,
     ticket_updates: Vec<(u64, Value)>,
+    /// Each ticket's tags, in the order they were first added.
+    tags: Vec<(u64, Vec<String>)>,
     next_message_id: u64,
     users: Vec<u64>,
     teams: Vec<u64>,
@@ -59,6 +65,16 @@ struct State {
     drop_after_post: u32,
     /// After this many more successful writes, answer 503 to everything (until cleared).
     block_after_writes: Option<u32>,
+    /// Past tickets (newest first) with their `messages`, for `GET /api/tickets`.
+    past_tickets: Vec<Value>,
+    /// The most items one page of a list holds (0: as many as asked for).
+    page_size: usize,
+    /// `GET /api/customers/{id}` answers these bodies (404 for others).
+    customers: HashMap<u64, Value>,
+    /// `GET /api/customers/{id}` answers this status instead, when set.
+    customer_failure: Option<u16>,
+    /// Extra delay on `GET /api/customers/{id}` only.
+    customer_delay: Duration,
 }
 
 /// Handle to a running fake; cheap to clone.
@@ -135,6 +151,46 @@ impl FakeGorgias {
             .map(|(_, b)| b.clone())
             .collect()
     }
+    /// The tags a ticket has now.
+    pub fn tags(&self, ticket_id: u64) -> Vec<String> {
+        self.lock()
+            .tags
+            .iter()
+            .find(|(t, _)| *t == ticket_id)
+            .map(|(_, names)| names.clone())
+            .unwrap_or_default()
+    }
+    /// The ticket's status as last set by a `PUT` (`None`: never set).
+    pub fn status(&self, ticket_id: u64) -> Option<String> {
+        self.ticket_updates(ticket_id)
+            .iter()
+            .rev()
+            .find_map(|b| b["status"].as_str().map(str::to_string))
+    }
+    /// Successful writes on a ticket, each as `METHOD path-after-the-ticket` with a short kind:
+    /// `reply`, `note`, `tags [a, b]`, `status closed`, `assign`.
+    pub fn write_log(&self, ticket_id: u64) -> Vec<String> {
+        let prefix = format!("/api/tickets/{ticket_id}");
+        self.writes()
+            .iter()
+            .filter(|c| c.path == prefix || c.path.starts_with(&format!("{prefix}/")))
+            .map(|c| {
+                let what = match (c.method.as_str(), c.path.strip_prefix(&prefix)) {
+                    ("POST", Some("/messages")) if c.body["channel"] == "internal-note" => {
+                        "note".to_string()
+                    }
+                    ("POST", Some("/messages")) => "reply".to_string(),
+                    ("POST", Some("/tags")) => format!("tags {}", c.body["names"]),
+                    ("PUT", Some("")) if c.body.get("status").is_some() => {
+                        format!("status {}", c.body["status"].as_str().unwrap_or("?"))
+                    }
+                    ("PUT", Some("")) => "assign".to_string(),
+                    _ => "other".to_string(),
+                };
+                format!("{} {} ({what})", c.method, c.path)
+            })
+            .collect()
+    }
     /// Requests received so far, including those still being answered.
     pub fn requests_started(&self) -> u64 {
         self.lock().started
@@ -184,6 +240,60 @@ impl FakeGorgias {
     pub fn set_teams(&self, teams: &[u64]) {
         self.lock().teams = teams.to_vec();
     }
+    /// What `GET /api/customers/{id}` answers for this customer.
+    pub fn set_customer(&self, id: u64, customer: Value) {
+        self.lock().customers.insert(id, customer);
+    }
+    /// `GET /api/customers/{id}` fails with this status (`None`: answers normally).
+    pub fn fail_customers(&self, status: Option<u16>) {
+        self.lock().customer_failure = status;
+    }
+    /// `GET /api/customers/{id}` answers this late.
+    pub fn delay_customers(&self, d: Duration) {
+        self.lock().customer_delay = d;
+    }
+    /// Answered `GET /api/customers/{id}` calls.
+    pub fn customer_fetches(&self, id: u64) -> usize {
+        let path = format!("/api/customers/{id}");
+        self.calls()
+            .iter()
+            .filter(|c| c.method == "GET" && c.path == path)
+            .count()
+    }
+    /// Past tickets, newest first, each with its `messages`: listed by `GET /api/tickets`, and
+    /// their messages by `GET /api/tickets/{id}/messages`.
+    pub fn seed_tickets(&self, tickets: Vec<Value>) {
+        self.lock().past_tickets = tickets;
+    }
+    /// Lists answer at most `n` items per page (cursor pagination beyond).
+    pub fn page_size(&self, n: usize) {
+        self.lock().page_size = n;
+    }
+}
+
+/// One page of `items` from the offset in `cursor`, at most `limit` (and the page size) long.
+fn page(items: Vec<Value>, req: &HttpRequest, page_size: usize) -> HttpResponse {
+    let query =
+        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+            .map(|q| q.into_inner())
+            .unwrap_or_default();
+    let start: usize = query
+        .get("cursor")
+        .and_then(|c| c.strip_prefix("offset-"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    let mut limit: usize = query
+        .get("limit")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(30);
+    if page_size > 0 {
+        limit = limit.min(page_size);
+    }
+    let end = (start + limit).min(items.len());
+    let data: Vec<Value> = items.get(start..end).unwrap_or_default().to_vec();
+    let next = (end < items.len()).then(|| format!("offset-{end}"));
+    HttpResponse::Ok()
+        .json(json!({"data": data, "meta": {"next_cursor": next, "prev_cursor": null}}))
 }
 
 fn error(status: u16, msg: &str) -> HttpResponse {
@@ -211,7 +321,11 @@ async fn handle(
     let delay = {
         let mut s = state.lock().unwrap();
         s.started += 1;
-        s.delay
+        if req.path().starts_with("/api/customers/") {
+            s.delay + s.customer_delay
+        } else {
+            s.delay
+        }
     };
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -226,6 +340,7 @@ async fn handle(
         s.calls.push(Call {
             method,
             path,
+            query: req.query_string().to_string(),
             body,
             status,
         });
@@ -315,6 +430,16 @@ fn answer(
                 (error(404, "Resource not found."), false)
             }
         }
+        ("GET", ["api", "customers", id]) => {
+            let id: u64 = id.parse().unwrap_or(0);
+            if let Some(status) = s.customer_failure {
+                return (error(status, "An external service had an issue."), false);
+            }
+            match s.customers.get(&id) {
+                Some(customer) => (HttpResponse::Ok().json(customer), false),
+                None => (error(404, "Resource not found."), false),
+            }
+        }
         ("POST", ["api", "tickets", id, "messages"]) => {
             let ticket_id: u64 = id.parse().unwrap_or(0);
             for field in ["channel", "via", "sender", "body_text"] {
@@ -343,8 +468,28 @@ fn answer(
             };
             (HttpResponse::Created().json(created), drop)
         }
+        ("GET", ["api", "tickets"]) => {
+            let listed: Vec<Value> = s
+                .past_tickets
+                .iter()
+                .map(|t| {
+                    let mut t = t.clone();
+                    t.as_object_mut().map(|o| o.remove("messages"));
+                    t
+                })
+                .collect();
+            (page(listed, req, s.page_size), false)
+        }
         ("GET", ["api", "tickets", id, "messages"]) => {
             let ticket_id: u64 = id.parse().unwrap_or(0);
+            let past = s
+                .past_tickets
+                .iter()
+                .find(|t| t["id"] == ticket_id)
+                .and_then(|t| t["messages"].as_array().cloned());
+            if let Some(messages) = past {
+                return (page(messages, req, s.page_size), false);
+            }
             let data: Vec<Value> = s
                 .messages
                 .iter()
@@ -355,6 +500,29 @@ fn answer(
                 HttpResponse::Ok().json(json!({"data": data, "meta": {"next_cursor": null}})),
                 false,
             )
+        }
+        ("POST", ["api", "tickets", id, "tags"]) => {
+            let ticket_id: u64 = id.parse().unwrap_or(0);
+            let Some(names) = body["names"].as_array() else {
+                return (
+                    HttpResponse::BadRequest().json(json!({"error": {"msg": "Invalid data", "data": {"names": ["Missing data for required field."]}}})),
+                    false,
+                );
+            };
+            let names: Vec<String> = names
+                .iter()
+                .filter_map(|n| n.as_str().map(str::to_string))
+                .collect();
+            if !s.tags.iter().any(|(t, _)| *t == ticket_id) {
+                s.tags.push((ticket_id, Vec::new()));
+            }
+            let tags = &mut s.tags.iter_mut().find(|(t, _)| *t == ticket_id).unwrap().1;
+            for name in names {
+                if !tags.contains(&name) {
+                    tags.push(name);
+                }
+            }
+            (HttpResponse::Created().json(json!({})), false)
         }
         ("PUT", ["api", "tickets", id]) => {
             let ticket_id: u64 = id.parse().unwrap_or(0);

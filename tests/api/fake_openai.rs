@@ -97,6 +97,9 @@ struct State {
     /// Added before every decision answer.
     delay: Duration,
     summary: Step,
+    /// Requests being answered now, and the most at once so far.
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 /// Handle to a running fake; cheap to clone.
@@ -117,6 +120,8 @@ impl FakeOpenAi {
             default: Step::reply("Default answer from the fake model."),
             delay: Duration::ZERO,
             summary: Step::reply("Summary from the fake model."),
+            in_flight: 0,
+            max_in_flight: 0,
         }));
         let shared = state.clone();
         let server = HttpServer::new(move || {
@@ -154,6 +159,11 @@ impl FakeOpenAi {
     /// The answer to summary requests.
     pub fn set_summary(&self, step: Step) {
         self.lock().summary = step;
+    }
+
+    /// The most requests that were being answered at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.lock().max_in_flight
     }
 
     pub fn requests(&self) -> Vec<Request> {
@@ -201,6 +211,8 @@ async fn handle(
         let mut s = state.lock().unwrap();
         let decision = request.offers_tool();
         s.requests.push(request);
+        s.in_flight += 1;
+        s.max_in_flight = s.max_in_flight.max(s.in_flight);
         if decision {
             let step = s.script.pop_front().unwrap_or_else(|| s.default.clone());
             (step, s.delay)
@@ -211,7 +223,9 @@ async fn handle(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    answer(step).await
+    let response = answer(step).await;
+    state.lock().unwrap().in_flight -= 1;
+    response
 }
 
 async fn answer(mut step: Step) -> HttpResponse {

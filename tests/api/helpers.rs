@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use actix::Arbiter;
 use gorgias_agent::config::Settings;
+use gorgias_agent::domain::hours::Clock;
 use gorgias_agent::server::{self, Running};
 use gorgias_agent::store::Store;
 use serde_json::{json, Value};
@@ -78,14 +79,19 @@ pub fn settings(
     storage: &std::path::Path,
     overrides: &[(&str, &str)],
 ) -> Settings {
-    let text = config_toml(gorgias_url, storage);
+    settings_from_toml(&config_toml(gorgias_url, storage), overrides)
+}
+
+/// Settings from TOML `text` with `(dotted.key, value)` overrides applied like environment
+/// variables.
+pub fn settings_from_toml(text: &str, overrides: &[(&str, &str)]) -> Settings {
     let env = overrides.iter().map(|(k, v)| {
         (
             format!("GORGIAS_AGENT__{}", k.replace('.', "__").to_uppercase()),
             v.to_string(),
         )
     });
-    Settings::from_toml_and_env(&text, env).expect("test settings")
+    Settings::from_toml_and_env(text, env).expect("test settings")
 }
 
 /// A running agent plus its fake Gorgias and storage.
@@ -95,6 +101,8 @@ pub struct TestApp {
     pub running: Option<Running>,
     arbiter: Option<Arbiter>,
     pub settings: Settings,
+    /// Where the agent's "now" comes from.
+    pub clock: Clock,
     _dir: Option<tempfile::TempDir>,
     client: awc::Client,
 }
@@ -106,17 +114,41 @@ impl TestApp {
 
     /// Spawns with `(dotted.key, value)` overrides such as `("gorgias.mode", "shadow")`.
     pub async fn spawn_with(overrides: &[(&str, &str)]) -> TestApp {
+        Self::spawn_with_clock(overrides, Clock::System).await
+    }
+
+    /// [`TestApp::spawn_with`], the agent's "now" taken from `clock`.
+    pub async fn spawn_with_clock(overrides: &[(&str, &str)], clock: Clock) -> TestApp {
+        Self::spawn_with_config_and_clock(|toml| toml, overrides, clock).await
+    }
+
+    /// Spawns with the test configuration's TOML text changed by `edit` (a topic's answer, say),
+    /// then `overrides` applied.
+    pub async fn spawn_with_config(
+        edit: impl FnOnce(String) -> String,
+        overrides: &[(&str, &str)],
+    ) -> TestApp {
+        Self::spawn_with_config_and_clock(edit, overrides, Clock::System).await
+    }
+
+    async fn spawn_with_config_and_clock(
+        edit: impl FnOnce(String) -> String,
+        overrides: &[(&str, &str)],
+        clock: Clock,
+    ) -> TestApp {
         init_logs();
         let dir = tempfile::tempdir().unwrap();
         let storage = dir.path().join("store");
         let gorgias = FakeGorgias::start();
-        let s = settings(&gorgias.base_url, &storage, overrides);
+        let text = edit(config_toml(&gorgias.base_url, &storage));
+        let s = settings_from_toml(&text, overrides);
         let mut app = TestApp {
             address: String::new(),
             gorgias,
             running: None,
             arbiter: None,
             settings: s,
+            clock,
             _dir: Some(dir),
             client: awc::Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -130,11 +162,12 @@ impl TestApp {
         let arbiter = Arbiter::new();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let settings = self.settings.clone();
+        let clock = self.clock;
         let (tx, rx) = tokio::sync::oneshot::channel();
         // `server::start` waits (bounded) for a previous life of the agent to let go of the
         // store's lock.
         arbiter.spawn(async move {
-            let _ = tx.send(server::start(settings, listener).await);
+            let _ = tx.send(server::start_with_clock(settings, listener, clock).await);
         });
         let running = rx.await.unwrap().expect("the agent starts");
         self.address = format!("http://{}", running.addr);

@@ -318,13 +318,15 @@ fn action_label(kind: &ActionKind) -> String {
             user_id.map_or("-".into(), |u| u.to_string()),
             team_id.map_or("-".into(), |t| t.to_string())
         ),
+        ActionKind::AddTags { names } => format!("add tags ({})", names.join(", ")),
+        ActionKind::Close => "close the ticket".into(),
     }
 }
 
 fn action_text(kind: &ActionKind) -> &str {
     match kind {
         ActionKind::Reply { text, .. } | ActionKind::Note { text } => text,
-        ActionKind::Reassign { .. } => "",
+        ActionKind::Reassign { .. } | ActionKind::AddTags { .. } | ActionKind::Close => "",
     }
 }
 
