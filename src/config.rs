@@ -165,6 +165,8 @@ pub struct ServerSettings {
     /// Bearer token for `/admin/*`; the admin API is off when empty.
     pub admin_token: Secret,
     pub max_body_bytes: usize,
+    /// How long a console sign-in lasts (its cookie's expiry).
+    pub console_session_secs: u64,
 }
 
 impl Default for ServerSettings {
@@ -174,11 +176,16 @@ impl Default for ServerSettings {
             webhook_token: Secret::default(),
             admin_token: Secret::default(),
             max_body_bytes: 1024 * 1024,
+            console_session_secs: 12 * 3600,
         }
     }
 }
 
 impl ServerSettings {
+    pub fn console_session(&self) -> Duration {
+        Duration::from_secs(self.console_session_secs)
+    }
+
     fn validate(&self) -> Result<(), ConfigError> {
         if self.webhook_token.is_empty() {
             return Err(ConfigError::invalid(
@@ -194,6 +201,12 @@ impl ServerSettings {
         }
         if self.max_body_bytes == 0 {
             return Err(ConfigError::invalid("server.max_body_bytes", "must be > 0"));
+        }
+        if self.console_session_secs == 0 {
+            return Err(ConfigError::invalid(
+                "server.console_session_secs",
+                "must be > 0",
+            ));
         }
         Ok(())
     }

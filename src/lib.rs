@@ -19,6 +19,8 @@
 //!   and [`time`] are the small rules every layer shares;
 //! - [`metrics`] counts what happens along the way for `GET /metrics`, and the admin API
 //!   ([`http::admin`]) shows a ticket's session and resumes a handed-off one;
+//! - the operator console ([`http::console`]) shows the figures that each turn's commit adds to
+//!   hourly counters ([`domain::stats`], [`tickets::stats`]), the tickets and their decisions;
 //! - [`replay`] takes past tickets through the same [`intake`] and [`tickets::turn`], offline,
 //!   on a scratch store, and reports what the AI would have done.
 

@@ -23,6 +23,7 @@ use crate::domain::plan::{Mode, Planner};
 use crate::gorgias::api::{GorgiasApi, Sender};
 use crate::gorgias::ratelimit::RateLimiter;
 use crate::http::admin::SettingsView;
+use crate::http::console::ConsoleState;
 use crate::http::health::outbox_stuck_after;
 use crate::http::{routes, AgentRootSpan, AppState};
 use crate::intake::filter::FilterRules;
@@ -203,6 +204,11 @@ pub async fn start_with_clock(
         admin_token: settings.server.admin_token.clone(),
         metrics,
         outbox_stuck_after: outbox_stuck_after(settings.gorgias.retry_for()),
+        console: ConsoleState::new(
+            &settings.gorgias.base_url,
+            mode,
+            settings.server.console_session(),
+        ),
         settings_view: SettingsView::new(&settings, clock)?,
     });
     let server = HttpServer::new(move || {

@@ -6,7 +6,10 @@
 //! - `dedup`    SHA-256 key → expiry (unix seconds) of the deduplication window;
 //! - `sessions` ticket id → `Session` (history, state, decisions, outbox);
 //! - `pending`  ticket id → () while the session has unfinished work (recovered at startup);
-//! - `handoffs` ticket id → unix time of handoff, read by intake to ignore handed-off tickets.
+//! - `handoffs` ticket id → unix time of handoff, read by intake to ignore handed-off tickets;
+//! - `stats`    hour ++ counter name → i64, the console's counters (see `domain::stats`);
+//! - `ticket_index` `S` ++ ticket id → `TicketSummary`, and the console list's filter indexes
+//!   `R` ++ handoff reason ++ 0 ++ ticket id and `C` ++ channel ++ 0 ++ ticket id → ().
 //!
 //! - `meta`     the commit sequence, compared with the watermark on open (see [`watermark`]).
 //!
@@ -40,6 +43,7 @@ use watermark::{Counts, Watermark};
 
 use crate::domain::message::CustomerMessage;
 use crate::domain::session::{Session, SessionChange};
+use crate::domain::stats::{TicketFilter, TicketSummary};
 
 /// The most commit jobs applied under one flush.
 const MAX_BATCH: usize = 1024;
@@ -120,6 +124,10 @@ pub enum TreeName {
     Sessions,
     Pending,
     Handoffs,
+    /// The console's trees (not counted by the watermark: they are derived, and the counters
+    /// change in place).
+    Stats,
+    TicketIndex,
 }
 
 impl TreeName {
@@ -141,6 +149,33 @@ impl TreeName {
 pub enum Write {
     Put(TreeName, Vec<u8>, Vec<u8>),
     Delete(TreeName, Vec<u8>),
+    /// Adds to a big-endian i64 counter (absent: 0). Applied by the one committer thread, so
+    /// concurrent commits adding to the same key never lose an update.
+    Add(TreeName, Vec<u8>, i64),
+}
+
+fn index_key(tag: u8, name: &str, ticket_id: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(name.len() + 10);
+    k.push(tag);
+    k.extend(name.bytes().filter(|b| *b != 0));
+    k.push(0);
+    k.extend_from_slice(&ticket_id.to_be_bytes());
+    k
+}
+
+fn summary_key(ticket_id: u64) -> Vec<u8> {
+    let mut k = vec![b'S'];
+    k.extend_from_slice(&ticket_id.to_be_bytes());
+    k
+}
+
+/// The filter-index keys a summary implies.
+fn summary_index_keys(s: &TicketSummary) -> Vec<Vec<u8>> {
+    let mut keys = vec![index_key(b'C', &s.channel, s.ticket_id)];
+    if let Some(reason) = &s.handoff_reason {
+        keys.push(index_key(b'R', reason, s.ticket_id));
+    }
+    keys
 }
 
 /// An inbox entry's key: the ticket, then the order of acceptance.
@@ -188,6 +223,46 @@ impl Write {
     }
     pub fn dedup_delete(hash: &[u8; 32]) -> Write {
         Write::Delete(TreeName::Dedup, hash.to_vec())
+    }
+    /// Adds `by` to the console counter `counter` of `hour`.
+    pub fn stat_add(hour: u32, counter: &str, by: i64) -> Write {
+        let mut k = hour.to_be_bytes().to_vec();
+        k.extend_from_slice(counter.as_bytes());
+        Write::Add(TreeName::Stats, k, by)
+    }
+    /// A ticket's console summary, and its filter-index entries (replacing `old`'s).
+    pub fn summary_put(summary: &TicketSummary, old: Option<&TicketSummary>) -> Vec<Write> {
+        let new_keys = summary_index_keys(summary);
+        let mut writes: Vec<Write> = old
+            .map(summary_index_keys)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|k| !new_keys.contains(k))
+            .map(|k| Write::Delete(TreeName::TicketIndex, k))
+            .collect();
+        writes.extend(
+            new_keys
+                .into_iter()
+                .map(|k| Write::Put(TreeName::TicketIndex, k, Vec::new())),
+        );
+        writes.push(Write::Put(
+            TreeName::TicketIndex,
+            summary_key(summary.ticket_id),
+            serde_json::to_vec(summary).expect("a TicketSummary always serializes"),
+        ));
+        writes
+    }
+    /// Removes a ticket's console summary and filter-index entries (erasure, retention).
+    pub fn summary_delete(summary: &TicketSummary) -> Vec<Write> {
+        let mut writes: Vec<Write> = summary_index_keys(summary)
+            .into_iter()
+            .map(|k| Write::Delete(TreeName::TicketIndex, k))
+            .collect();
+        writes.push(Write::Delete(
+            TreeName::TicketIndex,
+            summary_key(summary.ticket_id),
+        ));
+        writes
     }
     /// The session record and the index entries the domain derived from it.
     pub fn session_put(change: SessionChange<'_>) -> Vec<Write> {
@@ -237,6 +312,8 @@ struct Trees {
     sessions: sled::Tree,
     pending: sled::Tree,
     handoffs: sled::Tree,
+    stats: sled::Tree,
+    ticket_index: sled::Tree,
     meta: sled::Tree,
     /// Entries per tree (by `TreeName::index`), kept exact from what each write replaced.
     counts: [AtomicU64; 5],
@@ -252,6 +329,8 @@ impl Trees {
             TreeName::Sessions => &self.sessions,
             TreeName::Pending => &self.pending,
             TreeName::Handoffs => &self.handoffs,
+            TreeName::Stats => &self.stats,
+            TreeName::TicketIndex => &self.ticket_index,
         }
     }
 
@@ -260,11 +339,16 @@ impl Trees {
     }
 
     fn added(&self, name: TreeName) {
-        self.counts[name.index()].fetch_add(1, Ordering::Relaxed);
+        if let Some(count) = self.counts.get(name.index()) {
+            count.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     fn removed(&self, name: TreeName) {
-        let _ = self.counts[name.index()].fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+        let Some(count) = self.counts.get(name.index()) else {
+            return;
+        };
+        let _ = count.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
             Some(n.saturating_sub(1))
         });
     }
@@ -447,10 +531,13 @@ fn open_trees(path: &Path, options: &StoreOptions) -> Result<Trees, StoreError> 
             db.open_tree("pending")?,
             db.open_tree("handoffs")?,
             db.open_tree("meta")?,
+            db.open_tree("stats")?,
+            db.open_tree("ticket_index")?,
         ];
         Ok((db, trees))
     });
-    let (db, [inbox, dedup, sessions, pending, handoffs, meta]) = match opened {
+    let (db, [inbox, dedup, sessions, pending, handoffs, meta, stats, ticket_index]) = match opened
+    {
         Ok(Ok(opened)) => opened,
         Ok(Err(e)) => return Err(open_err(e.to_string())),
         Err(damaged) => {
@@ -466,6 +553,8 @@ fn open_trees(path: &Path, options: &StoreOptions) -> Result<Trees, StoreError> 
         sessions,
         pending,
         handoffs,
+        stats,
+        ticket_index,
         meta,
         counts: Default::default(),
         seq: AtomicU64::new(0),
@@ -801,6 +890,95 @@ impl Store {
             .unwrap_or(0)
     }
 
+    /// The console counters of hours `from..=to`: (hour, counter, value).
+    pub fn stat_rows(&self, from: u32, to: u32) -> Vec<(u32, String, i64)> {
+        let Ok(trees) = self.trees() else {
+            return Vec::new();
+        };
+        let end = to.saturating_add(1).to_be_bytes();
+        guard(trees.stats.range(from.to_be_bytes()..end))
+            .filter_map(|i| i.ok())
+            .filter_map(|(k, v)| {
+                let hour = u32::from_be_bytes(k.get(..4)?.try_into().ok()?);
+                let value = i64::from_be_bytes(v.as_ref().try_into().ok()?);
+                Some((hour, String::from_utf8_lossy(&k[4..]).into_owned(), value))
+            })
+            .collect()
+    }
+
+    /// A ticket's console summary, when it has one.
+    pub fn ticket_summary(&self, ticket_id: u64) -> Result<Option<TicketSummary>, StoreError> {
+        let trees = self.trees()?;
+        match guarded(|| trees.ticket_index.get(summary_key(ticket_id)))?? {
+            None => Ok(None),
+            Some(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt {
+                        what: format!("console summary of ticket {ticket_id}"),
+                        reason: e.to_string(),
+                    })
+            }
+        }
+    }
+
+    /// One page of ticket summaries matching `filter`, newest ticket first: skips `skip`
+    /// matches, returns up to `limit` and whether more follow. It walks the smallest index the
+    /// filter allows (a reason's, a channel's, the handed-off tickets', else all summaries)
+    /// backwards by key, so a page costs about `skip + limit` index keys, never a session read.
+    pub fn ticket_page(
+        &self,
+        filter: &TicketFilter,
+        skip: usize,
+        limit: usize,
+    ) -> (Vec<TicketSummary>, bool) {
+        let Ok(trees) = self.trees() else {
+            return (Vec::new(), false);
+        };
+        let tail = |k: &[u8]| -> Option<u64> {
+            Some(u64::from_be_bytes(
+                k.get(k.len().checked_sub(8)?..)?.try_into().ok()?,
+            ))
+        };
+        let prefix = |tag: u8, name: &str| {
+            let mut p = vec![tag];
+            p.extend(name.bytes().filter(|b| *b != 0));
+            p.push(0);
+            p
+        };
+        let scan = if let Some(reason) = &filter.reason {
+            trees.ticket_index.scan_prefix(prefix(b'R', reason))
+        } else if let Some(channel) = &filter.channel {
+            trees.ticket_index.scan_prefix(prefix(b'C', channel))
+        } else if filter.state == Some(crate::domain::session::SessionState::HandedOff) {
+            trees.handoffs.iter()
+        } else {
+            trees.ticket_index.scan_prefix([b'S'])
+        };
+        let ids = guard(scan.rev())
+            .filter_map(|i| i.ok())
+            .filter_map(|(k, _)| tail(&k));
+        let mut page = Vec::with_capacity(limit);
+        let mut skipped = 0;
+        for id in ids {
+            let Ok(Some(summary)) = self.ticket_summary(id) else {
+                continue;
+            };
+            if !filter.matches(&summary) {
+                continue;
+            }
+            if skipped < skip {
+                skipped += 1;
+                continue;
+            }
+            if page.len() == limit {
+                return (page, true);
+            }
+            page.push(summary);
+        }
+        (page, false)
+    }
+
     /// Recent sessions by ticket id, newest ticket ids first.
     pub fn sessions_desc(&self) -> impl Iterator<Item = Result<Session, StoreError>> + '_ {
         let (scan, unavailable) = match self.trees() {
@@ -878,6 +1056,12 @@ impl Store {
                 .into_iter()
                 .map(|(k, _)| Write::inbox_delete(k)),
         );
+        // The console's summary and its filter-index entries (the hourly counters hold no
+        // per-ticket data and stay).
+        match self.ticket_summary(ticket_id) {
+            Ok(Some(summary)) => writes.extend(Write::summary_delete(&summary)),
+            _ => writes.push(Write::Delete(TreeName::TicketIndex, summary_key(ticket_id))),
+        }
         writes
     }
 
@@ -1074,6 +1258,14 @@ impl Committer {
                         if trees.tree(*t).remove(k.as_slice())?.is_some() {
                             trees.removed(*t);
                         }
+                    }
+                    Write::Add(t, k, by) => {
+                        let tree = trees.tree(*t);
+                        let was = tree
+                            .get(k.as_slice())?
+                            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+                            .map_or(0, i64::from_be_bytes);
+                        tree.insert(k.as_slice(), &was.saturating_add(*by).to_be_bytes())?;
                     }
                 }
             }

@@ -46,6 +46,9 @@ pub struct CustomerMessage {
     pub language: Option<String>,
     pub text: String,
     pub created_datetime: Option<String>,
+    /// When intake accepted it (unix ms): the start of the console's first-reply time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub accepted_ms: Option<u64>,
     /// The customer's orders as the webhook body carried them, normalized and bounded (at most
     /// [`MAX_CARRIED_ORDERS`]); empty when the body had none. Only the turn reads them: the
     /// session keeps what the turn used, not this.
@@ -78,6 +81,7 @@ impl CustomerMessage {
             language: None,
             text: text.into(),
             created_datetime: None,
+            accepted_ms: None,
             orders: Vec::new(),
             first_name: None,
         }

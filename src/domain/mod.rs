@@ -10,7 +10,8 @@
 //!   decisions and webhook answers carry;
 //! - [`orders`]: the customer's orders as Gorgias holds them, normalized; status mapping, order
 //!   naming, answer templates;
-//! - [`hours`] and [`tags`]: business hours and the tag names of the handoff package.
+//! - [`hours`] and [`tags`]: business hours and the tag names of the handoff package;
+//! - [`stats`]: the operator console's counters, from one committed step, and their windows.
 
 pub mod hours;
 pub mod message;
@@ -18,4 +19,5 @@ pub mod orders;
 pub mod outcome;
 pub mod plan;
 pub mod session;
+pub mod stats;
 pub mod tags;

@@ -33,6 +33,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/tickets", web::get().to(list_tickets))
             .route("/tickets/{id}", web::get().to(get_ticket))
             .route("/tickets/{id}/resume", web::post().to(resume_ticket))
+            .route("/stats", web::get().to(super::console::stats_json))
             .route("/settings", web::get().to(get_settings))
             .route("/customers", web::delete().to(erase_customer))
             .default_service(web::to(unknown_route)),
@@ -250,9 +251,14 @@ pub async fn resume_ticket(
 ) -> Result<HttpResponse, AdminError> {
     authorize(&req, &state)?;
     let ticket_id = ticket_id(&path)?;
+    let session = resume(&state, ticket_id, operator(query.by.as_deref())).await?;
+    Ok(HttpResponse::Ok().json(session))
+}
+
+/// Resumes a handed-off ticket through its actor (the admin API's and the console's path).
+pub async fn resume(state: &AppState, ticket_id: u64, by: String) -> Result<Session, AdminError> {
     // An unknown ticket is a 404, not a fresh session that "is not handed off".
-    load(&state, ticket_id).await?;
-    let by = operator(query.by.as_deref());
+    load(state, ticket_id).await?;
     // A turn still delivering the handoff's last actions holds the ticket for a moment: wait
     // for it rather than send the operator away.
     let until = std::time::Instant::now() + ACTOR_TIMEOUT;
@@ -277,7 +283,7 @@ pub async fn resume_ticket(
     match resumed {
         Ok(session) => {
             tracing::info!(ticket_id, by = %by, "admin: ticket resumed");
-            Ok(HttpResponse::Ok().json(session))
+            Ok(session)
         }
         Err(ResumeError::State(StateError::NotHandedOff)) => {
             Err(AdminError::NotHandedOff(ticket_id))

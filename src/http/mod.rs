@@ -1,6 +1,7 @@
 //! The HTTP surface: routes, shared state, the root tracing span, and JSON error bodies.
 
 pub mod admin;
+pub mod console;
 pub mod health;
 pub mod metrics;
 pub mod webhook;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// `/readyz` fails while an outbound action has been failing for longer than this.
     pub outbox_stuck_after: std::time::Duration,
+    /// The operator console's sign-ins and settings.
+    pub console: console::ConsoleState,
     /// What `GET /admin/settings` shows.
     pub settings_view: admin::SettingsView,
 }
@@ -43,7 +46,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(metrics::scrape))
-        .configure(admin::routes);
+        .configure(admin::routes)
+        .configure(console::routes);
 }
 
 /// `{"error": "..."}` with a status.

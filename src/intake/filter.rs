@@ -96,6 +96,7 @@ pub fn classify(
         language: ticket.language.clone(),
         text: message.text.clone(),
         created_datetime: message.created_datetime.clone(),
+        accepted_ms: None,
         orders: ticket
             .customer_orders
             .orders

@@ -17,7 +17,7 @@ use crate::gorgias::webhook::WebhookEvent;
 use crate::metrics::Metrics;
 use crate::store::{InboxKey, Store, StoreError, Write};
 use crate::tickets::supervisor::WakeTicket;
-use crate::time::now_secs;
+use crate::time::{now_millis, now_secs};
 use filter::{classify, FilterRules};
 use recent::{IntakeDecision, RecentIntake};
 
@@ -163,7 +163,7 @@ impl Intake {
     async fn decide(&self, event: &WebhookEvent) -> Result<IntakeResult, Rejected> {
         let ticket_id = event.ticket.id;
         let message_id = event.message.as_ref().and_then(|m| m.id);
-        let message = match classify(event, &self.rules) {
+        let mut message = match classify(event, &self.rules) {
             Ok(message) => message,
             Err(reason) => {
                 return Ok(IntakeResult::Ignored {
@@ -220,6 +220,7 @@ impl Intake {
         };
         // The event before its dedup entry: whatever prefix of this commit survives a crash, a
         // stored dedup entry always has its stored event.
+        message.accepted_ms = Some(now_millis());
         let mut writes = vec![Write::inbox_put(InboxKey { ticket_id, seq }, &message)];
         writes.extend(dedup_write);
         if let Err(e) = self.store.commit(writes).await {

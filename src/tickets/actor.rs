@@ -203,7 +203,14 @@ impl Handler<Resume> for TicketActor {
             return Box::pin(fut::ready(Err(e.into())));
         }
         let store = self.cx.store.clone();
-        let writes = Write::session_put(next.change());
+        let mut writes = Write::session_put(next.change());
+        writes.extend(super::stats::step_writes(
+            &store,
+            &self.session,
+            &next,
+            self.cx.planner.mode,
+            None,
+        ));
         Box::pin(
             async move { store.commit(writes).await.map(|_| next) }
                 .into_actor(self)

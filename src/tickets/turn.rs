@@ -23,6 +23,7 @@ use crate::retry::{backoff_ceiling, full_jitter_backoff};
 use crate::store::{Store, StoreError, Write};
 use crate::tickets::delivery::Delivery;
 use crate::tickets::orders::{OrderLookup, OrderSource};
+use crate::tickets::stats;
 use crate::time::now_secs;
 
 /// How outbound failures are retried.
@@ -100,21 +101,37 @@ pub async fn run(cx: Rc<TurnContext>, mut session: Session) -> (Session, TurnEnd
 async fn take_and_decide(cx: &TurnContext, session: &mut Session) -> Result<bool, StoreError> {
     let mut next = session.clone();
     let (deletes, carried) = take_inbox(cx, &mut next);
+    let accepted_ms = carried.accepted_ms;
     let unanswered = !next.unanswered().is_empty();
     if unanswered {
         decide(cx, &mut next, carried).await;
     } else if deletes.is_empty() {
         return Ok(false);
     }
-    commit(&cx.store, &next, deletes).await?;
+    commit(cx, session, &next, deletes, accepted_ms).await?;
     *session = next;
     Ok(true)
 }
 
-async fn commit(store: &Store, session: &Session, extra: Vec<Write>) -> Result<(), StoreError> {
-    let mut writes = Write::session_put(session.change());
+/// Stores `next` (the step from `before`) with `extra`, and the console's counters of the step
+/// in the same commit.
+async fn commit(
+    cx: &TurnContext,
+    before: &Session,
+    next: &Session,
+    extra: Vec<Write>,
+    accepted_ms: Option<u64>,
+) -> Result<(), StoreError> {
+    let mut writes = Write::session_put(next.change());
     writes.extend(extra);
-    store.commit(writes).await
+    writes.extend(stats::step_writes(
+        &cx.store,
+        before,
+        next,
+        cx.planner.mode,
+        accepted_ms,
+    ));
+    cx.store.commit(writes).await
 }
 
 /// What the new messages carried besides their words, for this turn only: the session keeps
@@ -124,6 +141,9 @@ struct Carried {
     /// The latest body's normalized orders (empty: the bodies had none).
     orders: Vec<Order>,
     first_name: Option<String>,
+    /// When intake accepted the earliest new message (unix ms), for the console's first-reply
+    /// time.
+    accepted_ms: Option<u64>,
 }
 
 /// Moves the ticket's stored new messages into `session`; returns the inbox deletions to commit
@@ -144,7 +164,12 @@ fn take_inbox(cx: &TurnContext, next: &mut Session) -> (Vec<Write>, Carried) {
         }
         match entry {
             Ok(message) => match next.accept(&message, now) {
-                Accepted::New => {}
+                Accepted::New => {
+                    carried.accepted_ms = match (carried.accepted_ms, message.accepted_ms) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                }
                 Accepted::Known => {
                     tracing::debug!(
                         ticket_id = key.ticket_id,
@@ -231,6 +256,7 @@ impl TurnOrders {
             carried: Carried {
                 orders: carried.orders,
                 first_name,
+                accepted_ms: carried.accepted_ms,
             },
             customer_messages: session
                 .history
@@ -434,7 +460,7 @@ async fn deliver_outbox(cx: &TurnContext, session: &mut Session) -> Option<Durat
             }
         }
     }
-    if let Err(e) = commit(&cx.store, &next, Vec::new()).await {
+    if let Err(e) = commit(cx, session, &next, Vec::new(), None).await {
         tracing::error!(ticket_id, error = %e, "cannot store delivery progress; will retry");
         // Some actions may have been done: each one still owed is looked up before a repost.
         for action in session.outbox.iter_mut() {

@@ -1,7 +1,9 @@
 //! Integration tests: the real server on port 0 against a stateful fake Gorgias on loopback.
 
 mod admin;
+mod browser;
 mod check;
+mod console;
 mod crash;
 mod erasure;
 mod eval;
