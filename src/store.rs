@@ -4,7 +4,10 @@
 //! Trees (keys are big-endian so scans come out in order):
 //! - `inbox`    ticket id ++ sequence → accepted `CustomerMessage` not yet taken into a session;
 //! - `dedup`    SHA-256 key → expiry (unix seconds) of the deduplication window;
-//! - `sessions` ticket id → `Session` (history, state, decisions, outbox);
+//! - `sessions` ticket id → the session's head (state, outbox, failed actions, where its reply
+//!   goes, how many history entries and decisions it has; see [`sessions`]);
+//! - `history`  ticket id ++ index → one `HistoryEntry` of the conversation;
+//! - `decisions` ticket id ++ sequence → one `DecisionRecord` (the oldest dropped past the cap);
 //! - `pending`  ticket id → () while the session has unfinished work (recovered at startup);
 //! - `handoffs` ticket id → unix time of handoff, read by intake to ignore handed-off tickets;
 //! - `stats`    hour ++ counter name → i64, the console's counters (see `domain::stats`);
@@ -24,9 +27,11 @@
 //! committed data is missing, unless the operator accepts the loss.
 
 mod faults;
+mod sessions;
 pub mod watermark;
 
 use std::collections::BTreeSet;
+use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,7 +47,7 @@ pub use faults::StoreFaults;
 use watermark::{Counts, Watermark};
 
 use crate::domain::message::CustomerMessage;
-use crate::domain::session::{Session, SessionChange};
+use crate::domain::session::{DecisionRecord, HistoryEntry, Pieces, Session, SessionChange};
 use crate::domain::stats::{TicketFilter, TicketSummary};
 
 /// The most commit jobs applied under one flush.
@@ -128,6 +133,11 @@ pub enum TreeName {
     /// change in place).
     Stats,
     TicketIndex,
+    /// A session's pieces (not counted by the watermark: they can be tens of millions, which
+    /// opening must not walk; the head counted in `sessions` says how many each ticket has,
+    /// and a read checks that they are all there).
+    History,
+    Decisions,
 }
 
 impl TreeName {
@@ -152,6 +162,10 @@ pub enum Write {
     /// Adds to a big-endian i64 counter (absent: 0). Applied by the one committer thread, so
     /// concurrent commits adding to the same key never lose an update.
     Add(TreeName, Vec<u8>, i64),
+    /// Removes every key with this prefix (as the committer finds them when it applies it).
+    DeletePrefix(TreeName, Vec<u8>),
+    /// Removes the ticket's pieces in this tree whose sequence is outside the range.
+    Trim(TreeName, u64, Range<u64>),
 }
 
 fn index_key(tag: u8, name: &str, ticket_id: u64) -> Vec<u8> {
@@ -264,14 +278,65 @@ impl Write {
         ));
         writes
     }
-    /// The session record and the index entries the domain derived from it.
+    /// The pieces the change names, the session's head, and the index entries the domain
+    /// derived from it. A batch is not atomic for readers, so the order keeps every state they
+    /// can see whole: the pieces before the head that counts them, deletions after the head
+    /// that stopped counting them.
     pub fn session_put(change: SessionChange<'_>) -> Vec<Write> {
-        let key = change.session.ticket_id.to_be_bytes().to_vec();
-        let mut writes = vec![Write::Put(
+        let session = change.session;
+        let ticket_id = session.ticket_id;
+        let key = ticket_id.to_be_bytes().to_vec();
+        let history = |i: usize| {
+            Write::Put(
+                TreeName::History,
+                sessions::piece_key(ticket_id, i as u64),
+                sessions::encode_entry(&session.history[i]),
+            )
+        };
+        let dropped = session.stored.decisions_dropped;
+        let decision = |seq: u64| {
+            Write::Put(
+                TreeName::Decisions,
+                sessions::piece_key(ticket_id, seq),
+                sessions::encode_decision(&session.decisions[(seq - dropped) as usize]),
+            )
+        };
+        let head = Write::Put(
             TreeName::Sessions,
             key.clone(),
-            serde_json::to_vec(change.session).expect("a Session always serializes"),
-        )];
+            sessions::encode_head(session),
+        );
+        let mut writes = Vec::new();
+        match change.pieces {
+            Pieces::All => {
+                let kept = dropped..dropped + session.decisions.len() as u64;
+                writes.extend((0..session.history.len()).map(history));
+                writes.extend(kept.clone().map(decision));
+                writes.push(head);
+                writes.push(Write::Trim(
+                    TreeName::History,
+                    ticket_id,
+                    0..session.history.len() as u64,
+                ));
+                writes.push(Write::Trim(TreeName::Decisions, ticket_id, kept));
+            }
+            Pieces::Since {
+                history: written,
+                history_gone,
+                decisions,
+                decisions_dropped,
+            } => {
+                writes.extend(written.into_iter().map(history));
+                writes.extend(decisions.into_iter().map(decision));
+                writes.push(head);
+                writes.extend(history_gone.map(|i| {
+                    Write::Delete(TreeName::History, sessions::piece_key(ticket_id, i as u64))
+                }));
+                writes.extend(decisions_dropped.map(|seq| {
+                    Write::Delete(TreeName::Decisions, sessions::piece_key(ticket_id, seq))
+                }));
+            }
+        }
         writes.push(if change.pending {
             Write::Put(TreeName::Pending, key.clone(), Vec::new())
         } else {
@@ -314,6 +379,8 @@ struct Trees {
     handoffs: sled::Tree,
     stats: sled::Tree,
     ticket_index: sled::Tree,
+    history: sled::Tree,
+    decisions: sled::Tree,
     meta: sled::Tree,
     /// Entries per tree (by `TreeName::index`), kept exact from what each write replaced.
     counts: [AtomicU64; 5],
@@ -331,6 +398,8 @@ impl Trees {
             TreeName::Handoffs => &self.handoffs,
             TreeName::Stats => &self.stats,
             TreeName::TicketIndex => &self.ticket_index,
+            TreeName::History => &self.history,
+            TreeName::Decisions => &self.decisions,
         }
     }
 
@@ -351,6 +420,34 @@ impl Trees {
         let _ = count.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
             Some(n.saturating_sub(1))
         });
+    }
+
+    /// The session a `sessions` record stands for, completed with its pieces.
+    fn session(&self, ticket_id: u64, record: &[u8]) -> Result<Session, StoreError> {
+        let (mut session, ranges) = match sessions::decode_record(ticket_id, record)? {
+            (whole, None) => return Ok(whole),
+            (head, Some(ranges)) => (head, ranges),
+        };
+        let range = |tree: &sled::Tree, seqs: &std::ops::Range<u64>| {
+            guard(tree.range(
+                sessions::piece_key(ticket_id, seqs.start)
+                    ..sessions::piece_key(ticket_id, seqs.end),
+            ))
+        };
+        session.history = sessions::decode_pieces::<HistoryEntry>(
+            ticket_id,
+            "history",
+            &ranges.history,
+            range(&self.history, &ranges.history),
+        )?;
+        session.decisions = sessions::decode_pieces::<DecisionRecord>(
+            ticket_id,
+            "decisions",
+            &ranges.decisions,
+            range(&self.decisions, &ranges.decisions),
+        )?
+        .into();
+        Ok(session)
     }
 
     fn watermark(&self) -> Watermark {
@@ -533,11 +630,15 @@ fn open_trees(path: &Path, options: &StoreOptions) -> Result<Trees, StoreError> 
             db.open_tree("meta")?,
             db.open_tree("stats")?,
             db.open_tree("ticket_index")?,
+            db.open_tree("history")?,
+            db.open_tree("decisions")?,
         ];
         Ok((db, trees))
     });
-    let (db, [inbox, dedup, sessions, pending, handoffs, meta, stats, ticket_index]) = match opened
-    {
+    let (
+        db,
+        [inbox, dedup, sessions, pending, handoffs, meta, stats, ticket_index, history, decisions],
+    ) = match opened {
         Ok(Ok(opened)) => opened,
         Ok(Err(e)) => return Err(open_err(e.to_string())),
         Err(damaged) => {
@@ -555,6 +656,8 @@ fn open_trees(path: &Path, options: &StoreOptions) -> Result<Trees, StoreError> 
         handoffs,
         stats,
         ticket_index,
+        history,
+        decisions,
         meta,
         counts: Default::default(),
         seq: AtomicU64::new(0),
@@ -769,14 +872,7 @@ impl Store {
         };
         match guarded(read)?? {
             None => Ok(None),
-            Some(bytes) => {
-                serde_json::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|e| StoreError::Corrupt {
-                        what: format!("session of ticket {ticket_id}"),
-                        reason: e.to_string(),
-                    })
-            }
+            Some(bytes) => trees.session(ticket_id, &bytes).map(Some),
         }
     }
 
@@ -982,19 +1078,23 @@ impl Store {
     /// Recent sessions by ticket id, newest ticket ids first.
     pub fn sessions_desc(&self) -> impl Iterator<Item = Result<Session, StoreError>> + '_ {
         let (scan, unavailable) = match self.trees() {
-            Ok(trees) => (Some(guard(trees.sessions.iter().rev())), None),
+            Ok(trees) => (Some((guard(trees.sessions.iter().rev()), trees)), None),
             Err(e) => (None, Some(Err(e))),
         };
-        unavailable
-            .into_iter()
-            .chain(scan.into_iter().flatten())
-            .map(|item| {
-                let (k, v) = item?;
-                serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
-                    what: format!("session key {k:?}"),
-                    reason: e.to_string(),
-                })
-            })
+        unavailable.into_iter().chain(
+            scan.into_iter()
+                .flat_map(|(scan, trees)| scan.map(move |item| (item, trees.clone())))
+                .map(|(item, trees)| {
+                    let (k, v) = item?;
+                    let Ok(bytes) = <[u8; 8]>::try_from(k.as_ref()) else {
+                        return Err(StoreError::Corrupt {
+                            what: format!("session key {k:?}"),
+                            reason: "not a ticket id".into(),
+                        });
+                    };
+                    trees.session(u64::from_be_bytes(bytes), &v)
+                }),
+        )
     }
 
     /// Up to `limit` stored sessions with ticket ids after `after` (from the first when `None`),
@@ -1026,15 +1126,12 @@ impl Store {
             };
             let ticket_id = u64::from_be_bytes(bytes);
             last = Some(ticket_id);
-            match serde_json::from_slice::<Session>(&v) {
+            match trees.session(ticket_id, &v) {
                 Ok(session) => sessions.push(session),
                 Err(e) => self.shared().report(
                     &format!("session of ticket {ticket_id}"),
                     Some(ticket_id),
-                    &StoreError::Corrupt {
-                        what: format!("session of ticket {ticket_id}"),
-                        reason: e.to_string(),
-                    },
+                    &e,
                 ),
             }
         }
@@ -1042,12 +1139,15 @@ impl Store {
     }
 
     /// Every write that removes what is stored for `ticket_id`, in every tree keyed by ticket
-    /// (session, pending and handoff index entries, inbox entries): erasure and retention both
-    /// go through here, so a tree added later is deleted by extending this one function.
+    /// (session head, history and decisions, pending and handoff index entries, inbox entries):
+    /// erasure and retention both go through here, so a tree added later is deleted by
+    /// extending this one function.
     pub fn ticket_erasure(&self, ticket_id: u64) -> Vec<Write> {
         let key = ticket_id.to_be_bytes().to_vec();
         let mut writes = vec![
             Write::Delete(TreeName::Sessions, key.clone()),
+            Write::DeletePrefix(TreeName::History, key.clone()),
+            Write::DeletePrefix(TreeName::Decisions, key.clone()),
             Write::Delete(TreeName::Pending, key.clone()),
             Write::Delete(TreeName::Handoffs, key),
         ];
@@ -1267,6 +1367,23 @@ impl Committer {
                             .map_or(0, i64::from_be_bytes);
                         tree.insert(k.as_slice(), &was.saturating_add(*by).to_be_bytes())?;
                     }
+                    Write::DeletePrefix(t, prefix) => {
+                        let tree = trees.tree(*t);
+                        for item in tree.scan_prefix(prefix.as_slice()).keys() {
+                            if tree.remove(item?)?.is_some() {
+                                trees.removed(*t);
+                            }
+                        }
+                    }
+                    Write::Trim(t, ticket_id, keep) => {
+                        let tree = trees.tree(*t);
+                        for item in tree.scan_prefix(ticket_id.to_be_bytes()).keys() {
+                            let k = item?;
+                            if !sessions::piece_seq(&k).is_some_and(|seq| keep.contains(&seq)) {
+                                tree.remove(k)?;
+                            }
+                        }
+                    }
                 }
             }
             Ok(())
@@ -1370,10 +1487,222 @@ pub async fn open_when_free_with(
     }
 }
 
+/// A session as the layout before pieces stored it (one JSON record in `sessions`), captured
+/// from that version: a customer message answered (the reply's Gorgias id recorded), a failed
+/// action, and a second message not answered yet.
+#[cfg(test)]
+pub(crate) const WHOLE_SESSION_BEFORE_PIECES: &str = r#"{"ticket_id":77,"state":"active","history":[{"role":"customer","text":"Where is my order #1001?","message_id":501,"at":1700000000},{"role":"ai","text":"It shipped yesterday.","message_id":9001,"external_id":"gorgias-agent:77:1","at":1700000005},{"role":"customer","text":"Thanks! And a refund?","message_id":502,"at":1700000100}],"answered_upto":2,"replies_counted_from":0,"target":{"channel":"chat","customer":{"id":9,"email":"c@x","name":null},"customer_address":{"address":"c@x"},"support_address":null,"subject":null},"language":"en","decisions":[{"at":1700000005,"outcome":"replied","reason":"answered","message_ids":[501],"detail":"kb"}],"outbox":[],"failed":[{"action":{"seq":2,"external_id":"gorgias-agent:77:2","kind":{"type":"add_tags","names":["ai"]},"attempts":0,"first_failure_at":null,"maybe_sent":false,"last_error":null},"error":"400 Bad Request","at":1700000006}],"next_action_seq":3}"#;
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::path::Path;
+
+    /// The keys stored under `ticket_id` in a piece tree.
+    fn pieces(store: &Store, tree: TreeName, ticket_id: u64) -> Vec<u64> {
+        let trees = store.trees().unwrap();
+        trees
+            .tree(tree)
+            .scan_prefix(ticket_id.to_be_bytes())
+            .keys()
+            .map(|k| u64::from_be_bytes(k.unwrap()[8..].try_into().unwrap()))
+            .collect()
+    }
+
+    fn long_session(ticket_id: u64, turns: u64) -> Session {
+        let mut s = Session::new(ticket_id);
+        for i in 0..turns {
+            s.accept(
+                &CustomerMessage::sample(ticket_id, 100 + i, "where is it?"),
+                i,
+            );
+            let ext = s.next_external_id();
+            s.record_ai_message("on its way", &ext, i);
+            s.record(
+                i,
+                crate::domain::outcome::DecisionOutcome::Replied,
+                crate::domain::outcome::DecisionReason::Answered,
+                vec![100 + i],
+                None,
+            );
+        }
+        s
+    }
+
+    #[actix::test]
+    async fn a_step_writes_its_new_pieces_and_the_session_reads_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let store = Store::open(&path).unwrap();
+        let before = long_session(4, 25);
+        store
+            .commit(Write::session_put(before.change()))
+            .await
+            .unwrap();
+        assert_eq!(store.load_session(4).unwrap().as_ref(), Some(&before));
+
+        let mut next = before.clone();
+        next.accept(&CustomerMessage::sample(4, 900, "and now?"), 50);
+        next.history[1].message_id = Some(77);
+        next.record(
+            50,
+            crate::domain::outcome::DecisionOutcome::Ignored,
+            crate::domain::outcome::DecisionReason::Operator,
+            vec![],
+            None,
+        );
+        let writes = Write::session_put(next.change_from(&before));
+        let pieces = |t: TreeName| {
+            writes
+                .iter()
+                .filter(|w| matches!(w, Write::Put(tree, ..) if *tree == t))
+                .count()
+        };
+        // One new entry, one changed in place, one new decision: not the 50 entries again.
+        assert_eq!(pieces(TreeName::History), 2);
+        assert_eq!(pieces(TreeName::Decisions), 1);
+        store.commit(writes).await.unwrap();
+        assert_eq!(store.load_session(4).unwrap().as_ref(), Some(&next));
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.load_session(4).unwrap().as_ref(), Some(&next));
+        assert_eq!(pieces_of(&store, 4), (51, 26));
+        let (listed, _) = store.sessions_after(None, 10);
+        assert_eq!(listed, vec![next.clone()]);
+        assert_eq!(store.sessions_desc().next().unwrap().unwrap(), next);
+    }
+
+    fn pieces_of(store: &Store, ticket_id: u64) -> (usize, usize) {
+        (
+            pieces(store, TreeName::History, ticket_id).len(),
+            pieces(store, TreeName::Decisions, ticket_id).len(),
+        )
+    }
+
+    #[actix::test]
+    async fn decisions_past_the_cap_are_deleted_as_they_drop_off_the_front() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let mut session = long_session(5, crate::domain::session::MAX_DECISIONS as u64);
+        store
+            .commit(Write::session_put(session.change()))
+            .await
+            .unwrap();
+        for i in 0..3 {
+            let before = session.clone();
+            session.record(
+                1_000 + i,
+                crate::domain::outcome::DecisionOutcome::Ignored,
+                crate::domain::outcome::DecisionReason::Operator,
+                vec![],
+                None,
+            );
+            store
+                .commit(Write::session_put(session.change_from(&before)))
+                .await
+                .unwrap();
+        }
+        let stored = pieces(&store, TreeName::Decisions, 5);
+        let cap = crate::domain::session::MAX_DECISIONS as u64;
+        assert_eq!(stored, (3..cap + 3).collect::<Vec<_>>());
+        assert_eq!(store.load_session(5).unwrap().unwrap(), session);
+    }
+
+    #[actix::test]
+    async fn erasure_removes_every_piece_of_the_ticket_and_no_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        for t in [6, 7] {
+            let s = long_session(t, 4);
+            store.commit(Write::session_put(s.change())).await.unwrap();
+        }
+        store.commit(store.ticket_erasure(6)).await.unwrap();
+        assert!(store.load_session(6).unwrap().is_none());
+        assert_eq!(pieces_of(&store, 6), (0, 0));
+        assert_eq!(pieces_of(&store, 7), (8, 4));
+        assert_eq!(store.session_count(), 1);
+    }
+
+    #[actix::test]
+    async fn a_whole_write_over_a_longer_stored_session_leaves_only_its_own_pieces() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let long = long_session(9, 5);
+        store
+            .commit(Write::session_put(long.change()))
+            .await
+            .unwrap();
+        let mut short = long_session(9, 1);
+        short.stored.decisions_dropped = 3;
+        store
+            .commit(Write::session_put(short.change()))
+            .await
+            .unwrap();
+        assert_eq!(pieces(&store, TreeName::History, 9), [0, 1]);
+        assert_eq!(pieces(&store, TreeName::Decisions, 9), [3]);
+        assert_eq!(store.load_session(9).unwrap().unwrap(), short);
+    }
+
+    #[actix::test]
+    async fn a_head_whose_pieces_are_missing_is_corrupt_not_a_shorter_conversation() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let s = long_session(8, 3);
+        store.commit(Write::session_put(s.change())).await.unwrap();
+        store
+            .commit(vec![Write::Delete(
+                TreeName::History,
+                sessions::piece_key(8, 2),
+            )])
+            .await
+            .unwrap();
+        let e = store.load_session(8).unwrap_err();
+        assert!(e.is_damage(), "{e}");
+        assert!(e.to_string().contains("2 of 6"), "{e}");
+    }
+
+    #[actix::test]
+    async fn a_whole_session_of_the_layout_before_is_read_and_converted_on_its_next_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let store = Store::open(&path).unwrap();
+        store
+            .commit(vec![Write::Put(
+                TreeName::Sessions,
+                77u64.to_be_bytes().to_vec(),
+                WHOLE_SESSION_BEFORE_PIECES.as_bytes().to_vec(),
+            )])
+            .await
+            .unwrap();
+        let before = store.load_session(77).unwrap().unwrap();
+        assert_eq!(before.history.len(), 3);
+        assert_eq!(before.history[1].message_id, Some(9001));
+        assert_eq!(before.decisions.len(), 1);
+        assert_eq!(before.failed.len(), 1);
+        assert_eq!(store.tickets_of_customer("C@X").unwrap().len(), 1);
+
+        // Its pieces are not stored yet, so the next commit writes all of them with the head.
+        assert!(before.stored.in_doubt);
+        let mut next = before.clone();
+        next.accept(&CustomerMessage::sample(77, 503, "hello?"), 1_700_000_200);
+        let change = next.change_from(&before);
+        assert_eq!(change.pieces, Pieces::All);
+        store.commit(Write::session_put(change)).await.unwrap();
+        next.stored.in_doubt = false;
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.load_session(77).unwrap().unwrap(), next);
+        let head = store
+            .trees()
+            .unwrap()
+            .sessions
+            .get(77u64.to_be_bytes())
+            .unwrap()
+            .unwrap();
+        assert!(!sessions::is_legacy(&head), "rewritten as a head");
+        assert_eq!(pieces_of(&store, 77), (4, 1));
+        assert_eq!(store.session_count(), 1);
+    }
 
     fn message(ticket_id: u64, message_id: u64) -> CustomerMessage {
         CustomerMessage::sample(ticket_id, message_id, "hi")

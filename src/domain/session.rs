@@ -5,6 +5,7 @@
 //! in one atomic write: after a crash either both exist or neither does.
 
 use std::collections::VecDeque;
+use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 
@@ -157,14 +158,49 @@ pub enum Accepted {
     WhileHandedOff,
 }
 
-/// A session to store, with the index entries its state implies, so storage only writes them.
-#[derive(Debug, Clone, Copy)]
+/// A session to store: the index entries its state implies, and which of its pieces (history
+/// entries, decisions) storage must write, so a commit writes what changed, not the whole
+/// conversation again.
+#[derive(Debug, Clone)]
 pub struct SessionChange<'a> {
     pub session: &'a Session,
     /// Unfinished work: recovered at startup.
     pub pending: bool,
     /// Handed off since then: intake ignores the ticket's messages.
     pub handed_off_at: Option<u64>,
+    pub pieces: Pieces,
+}
+
+/// Which history entries and decisions a commit writes besides the session's head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pieces {
+    /// All of them, replacing whatever is stored: the stored copy is not known to be the
+    /// session's previous state (a new session, or one whose last commit may have failed).
+    All,
+    /// The steps since the stored copy.
+    Since {
+        /// History indexes to write: the new entries and those changed in place (a posted
+        /// reply's Gorgias id).
+        history: Vec<usize>,
+        /// History indexes the stored copy has and the session no longer does.
+        history_gone: Range<usize>,
+        /// Decision sequence numbers to write (see [`Stored::decisions_dropped`]).
+        decisions: Vec<u64>,
+        /// Decisions dropped off the front of the capped list since the stored copy.
+        decisions_dropped: Range<u64>,
+    },
+}
+
+/// What a session knows about its stored copy; never serialized, not part of the conversation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stored {
+    /// Decisions dropped off the front so far: the sequence number of `decisions[0]`, which
+    /// keeps the decisions' storage keys stable while the list is capped.
+    pub decisions_dropped: u64,
+    /// What is stored is not known to be this state's pieces (a commit of it failed and may
+    /// still have landed, or it was read from a layout without pieces): the next commit writes
+    /// every piece.
+    pub in_doubt: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -189,6 +225,8 @@ pub struct Session {
     pub outbox: VecDeque<OutboundAction>,
     pub failed: VecDeque<FailedAction>,
     pub next_action_seq: u64,
+    #[serde(skip)]
+    pub stored: Stored,
 }
 
 impl Session {
@@ -206,6 +244,7 @@ impl Session {
             outbox: VecDeque::new(),
             failed: VecDeque::new(),
             next_action_seq: 1,
+            stored: Stored::default(),
         }
     }
 
@@ -333,6 +372,7 @@ impl Session {
         });
         while self.decisions.len() > MAX_DECISIONS {
             self.decisions.pop_front();
+            self.stored.decisions_dropped += 1;
         }
     }
 
@@ -424,13 +464,60 @@ impl Session {
         !self.outbox.is_empty() || !self.unanswered().is_empty()
     }
 
-    /// What storage must write for this session: the record and the indexes derived from it.
+    /// What storage must write for this session, whatever is stored now: every piece, and the
+    /// indexes its state implies.
     pub fn change(&self) -> SessionChange<'_> {
         SessionChange {
             session: self,
             pending: self.has_pending_work(),
             handed_off_at: self.handed_off_at(),
+            pieces: Pieces::All,
         }
+    }
+
+    /// What storage must write for this session when it holds `before`: the head, and only the
+    /// pieces that differ.
+    pub fn change_from(&self, before: &Session) -> SessionChange<'_> {
+        let mut change = self.change();
+        if !before.stored.in_doubt {
+            if let Some(pieces) = self.pieces_since(before) {
+                change.pieces = pieces;
+            }
+        }
+        change
+    }
+
+    /// The pieces that differ from `before`'s; `None` when the decisions do not line up (a list
+    /// changed other than by appending and dropping off the front): then all are written.
+    fn pieces_since(&self, before: &Session) -> Option<Pieces> {
+        let history = (0..self.history.len())
+            .filter(|&i| before.history.get(i) != Some(&self.history[i]))
+            .collect();
+        let history_gone = self.history.len()..before.history.len().max(self.history.len());
+        let (was, now) = (
+            before.stored.decisions_dropped,
+            self.stored.decisions_dropped,
+        );
+        let dropped = now.checked_sub(was)?;
+        let kept = before.decisions.iter().skip(dropped as usize);
+        // Kept decisions may change in place (the order named after the decision), so each one
+        // is compared; the ones past the end of the kept list are new.
+        let mut decisions = Vec::new();
+        let mut kept_len = 0;
+        for (i, old) in kept.enumerate() {
+            let new = self.decisions.get(i)?;
+            if new != old {
+                decisions.push(now + i as u64);
+            }
+            kept_len += 1;
+        }
+        decisions.extend((kept_len..self.decisions.len()).map(|i| now + i as u64));
+        Some(Pieces::Since {
+            history,
+            history_gone,
+            decisions,
+            decisions_dropped: was..now,
+        })
     }
 
     /// A plain extract for the human picking the ticket up: first and last customer message.
@@ -600,6 +687,119 @@ mod tests {
         assert_eq!(c.handed_off_at, Some(5));
         s.enqueue(vec![ActionKind::Note { text: "n".into() }]);
         assert!(s.change().pending, "an undelivered action is pending work");
+    }
+
+    #[test]
+    fn a_step_names_only_the_pieces_it_appended_or_changed() {
+        let mut before = Session::new(1);
+        for i in 0..50 {
+            before.accept(&message(10 + i, "q"), 1);
+            let ext = before.next_external_id();
+            before.record_ai_message("a", &ext, 2);
+            before.enqueue(vec![ActionKind::Note { text: "n".into() }]);
+            before.complete_head(None);
+        }
+        before.stored.decisions_dropped = 7;
+        before.record(
+            3,
+            DecisionOutcome::Replied,
+            DecisionReason::Answered,
+            vec![],
+            None,
+        );
+        let mut next = before.clone();
+        next.accept(&message(99, "one more"), 4);
+        let ext = next.next_external_id();
+        next.record_ai_message("answer", &ext, 5);
+        next.record(
+            5,
+            DecisionOutcome::Replied,
+            DecisionReason::Answered,
+            vec![99],
+            None,
+        );
+        // The reply posted: its Gorgias id lands on an entry already stored.
+        next.enqueue(vec![ActionKind::Note { text: "n".into() }]);
+        next.history[99].message_id = Some(4242);
+        let change = next.change_from(&before);
+        assert_eq!(
+            change.pieces,
+            Pieces::Since {
+                history: vec![99, 100, 101],
+                history_gone: 102..102,
+                decisions: vec![8],
+                decisions_dropped: 7..7,
+            }
+        );
+        assert!(change.pending);
+        // Without a known stored copy, everything is written.
+        assert_eq!(next.change().pieces, Pieces::All);
+    }
+
+    #[test]
+    fn decisions_dropped_off_the_capped_front_are_named_by_sequence() {
+        let mut before = Session::new(1);
+        for i in 0..MAX_DECISIONS as u64 {
+            before.record(
+                i,
+                DecisionOutcome::Ignored,
+                DecisionReason::Operator,
+                vec![],
+                None,
+            );
+        }
+        assert_eq!(before.stored.decisions_dropped, 0);
+        let mut next = before.clone();
+        for i in 0..3 {
+            next.record(
+                500 + i,
+                DecisionOutcome::Ignored,
+                DecisionReason::Operator,
+                vec![],
+                None,
+            );
+        }
+        assert_eq!(next.stored.decisions_dropped, 3);
+        let Pieces::Since {
+            decisions,
+            decisions_dropped,
+            ..
+        } = next.change_from(&before).pieces
+        else {
+            panic!("a step of appends is named piece by piece");
+        };
+        let top = MAX_DECISIONS as u64;
+        assert_eq!(decisions, vec![top, top + 1, top + 2]);
+        assert_eq!(decisions_dropped, 0..3);
+    }
+
+    #[test]
+    fn a_step_that_does_not_line_up_or_follows_a_failed_commit_writes_everything() {
+        let mut before = Session::new(1);
+        for i in 0..3 {
+            before.record(
+                i,
+                DecisionOutcome::Ignored,
+                DecisionReason::Operator,
+                vec![],
+                None,
+            );
+        }
+        // Dropped from the front without being counted: the sequence numbers no longer say
+        // which stored decision is which.
+        let mut next = before.clone();
+        next.decisions.pop_front();
+        assert_eq!(next.change_from(&before).pieces, Pieces::All);
+        let mut next = before.clone();
+        next.record(
+            9,
+            DecisionOutcome::Ignored,
+            DecisionReason::Operator,
+            vec![],
+            None,
+        );
+        before.stored.in_doubt = true;
+        assert_eq!(next.change_from(&before).pieces, Pieces::All);
     }
 
     #[test]

@@ -203,7 +203,7 @@ impl Handler<Resume> for TicketActor {
             return Box::pin(fut::ready(Err(e.into())));
         }
         let store = self.cx.store.clone();
-        let mut writes = Write::session_put(next.change());
+        let mut writes = Write::session_put(next.change_from(&self.session));
         writes.extend(super::stats::step_writes(
             &store,
             &self.session,
@@ -215,7 +215,8 @@ impl Handler<Resume> for TicketActor {
             async move { store.commit(writes).await.map(|_| next) }
                 .into_actor(self)
                 .map(|result, act, _| match result {
-                    Ok(session) => {
+                    Ok(mut session) => {
+                        session.stored.in_doubt = false;
                         tracing::info!(
                             ticket_id = act.ticket_id,
                             outcome = DecisionOutcome::Resumed.code(),
@@ -226,7 +227,11 @@ impl Handler<Resume> for TicketActor {
                         act.last_activity = Instant::now();
                         Ok(session)
                     }
-                    Err(e) => Err(ResumeError::Store(e.to_string())),
+                    Err(e) => {
+                        // It may still land: the next commit writes the session whole.
+                        act.session.stored.in_doubt = true;
+                        Err(ResumeError::Store(e.to_string()))
+                    }
                 }),
         )
     }

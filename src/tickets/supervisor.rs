@@ -597,6 +597,50 @@ mod tests {
     }
 
     #[actix::test]
+    async fn a_session_stored_whole_by_the_version_before_keeps_its_conversation_through_a_turn() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        // As that version's commit left it: the record, and the pending index (a message
+        // waits for its answer).
+        let key = 77u64.to_be_bytes().to_vec();
+        store
+            .commit(vec![
+                Write::Put(
+                    crate::store::TreeName::Sessions,
+                    key.clone(),
+                    crate::store::WHOLE_SESSION_BEFORE_PIECES
+                        .as_bytes()
+                        .to_vec(),
+                ),
+                Write::Put(crate::store::TreeName::Pending, key, Vec::new()),
+            ])
+            .await
+            .unwrap();
+        let supervisor =
+            TicketSupervisor::new(context(&store, quick_brain()), Duration::from_secs(60)).start();
+        deliver(&store, &supervisor, message(77, 503, "Hello?")).await;
+        // Read back from storage, as converted by the turn's commits.
+        let session = settled(&store, 77, 3).await;
+        let texts: Vec<&str> = session.history.iter().map(|e| e.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            [
+                "Where is my order #1001?",
+                "It shipped yesterday.",
+                "Thanks! And a refund?",
+                "Hello?",
+                "answer to: Thanks! And a refund?\nHello?",
+            ]
+        );
+        assert_eq!(session.history[1].message_id, Some(9001));
+        assert_eq!(session.decisions.len(), 2);
+        assert_eq!(session.decisions[0].detail.as_deref(), Some("kb"));
+        assert_eq!(session.failed.len(), 1);
+        assert_eq!(session.language.as_deref(), Some("en"));
+        assert!(!session.has_pending_work());
+    }
+
+    #[actix::test]
     async fn a_corrupt_session_is_logged_and_other_tickets_keep_being_served() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db")).unwrap();

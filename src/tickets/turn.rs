@@ -108,30 +108,40 @@ async fn take_and_decide(cx: &TurnContext, session: &mut Session) -> Result<bool
     } else if deletes.is_empty() {
         return Ok(false);
     }
-    commit(cx, session, &next, deletes, accepted_ms).await?;
-    *session = next;
+    commit(cx, session, next, deletes, accepted_ms).await?;
     Ok(true)
 }
 
-/// Stores `next` (the step from `before`) with `extra`, and the console's counters of the step
-/// in the same commit.
+/// Stores `next` (the step from `session`: only what changed) with `extra`, and the console's
+/// counters of the step in the same commit; once stored, `next` becomes the session. A failed
+/// commit may still land (a timeout), so the session's next commit then writes it whole.
 async fn commit(
     cx: &TurnContext,
-    before: &Session,
-    next: &Session,
+    session: &mut Session,
+    mut next: Session,
     extra: Vec<Write>,
     accepted_ms: Option<u64>,
 ) -> Result<(), StoreError> {
-    let mut writes = Write::session_put(next.change());
+    let mut writes = Write::session_put(next.change_from(session));
     writes.extend(extra);
     writes.extend(stats::step_writes(
         &cx.store,
-        before,
-        next,
+        session,
+        &next,
         cx.planner.mode,
         accepted_ms,
     ));
-    cx.store.commit(writes).await
+    match cx.store.commit(writes).await {
+        Ok(()) => {
+            next.stored.in_doubt = false;
+            *session = next;
+            Ok(())
+        }
+        Err(e) => {
+            session.stored.in_doubt = true;
+            Err(e)
+        }
+    }
 }
 
 /// What the new messages carried besides their words, for this turn only: the session keeps
@@ -460,7 +470,7 @@ async fn deliver_outbox(cx: &TurnContext, session: &mut Session) -> Option<Durat
             }
         }
     }
-    if let Err(e) = commit(cx, session, &next, Vec::new(), None).await {
+    if let Err(e) = commit(cx, session, next, Vec::new(), None).await {
         tracing::error!(ticket_id, error = %e, "cannot store delivery progress; will retry");
         // Some actions may have been done: each one still owed is looked up before a repost.
         for action in session.outbox.iter_mut() {
@@ -468,7 +478,6 @@ async fn deliver_outbox(cx: &TurnContext, session: &mut Session) -> Option<Durat
         }
         return Some(cx.retry.backoff(1));
     }
-    *session = next;
     delay
 }
 
