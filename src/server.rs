@@ -152,7 +152,9 @@ pub async fn start_with_clock(
         Duration::from_secs(10),
     )
     .await?;
-    let dedup = DedupActor::new(store.clone(), settings.dedup.window_secs).start();
+    let dedup = DedupActor::new(store.clone(), settings.dedup.window_secs);
+    let shared_dedup = dedup.shared();
+    let dedup = dedup.start();
 
     let mode = settings.gorgias.mode;
     let limiter = Arc::new(RateLimiter::new(
@@ -194,7 +196,7 @@ pub async fn start_with_clock(
         intake: Intake::new(
             filter_rules(&settings),
             store.clone(),
-            dedup.clone(),
+            shared_dedup,
             supervisor.clone().recipient(),
             metrics.clone(),
         ),

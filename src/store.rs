@@ -337,6 +337,9 @@ impl Write {
                 }));
             }
         }
+        if change.indexes_unchanged {
+            return writes;
+        }
         writes.push(if change.pending {
             Write::Put(TreeName::Pending, key.clone(), Vec::new())
         } else {

@@ -1,7 +1,11 @@
-//! The dedup actor: the one owner of the window, so concurrent deliveries of the same event
-//! cannot both be admitted. Entries are persisted by intake in the same commit as the event
-//! (inbox first, then the dedup entry), so a stored dedup entry always has its stored event.
+//! The dedup window shared by the HTTP workers ([`Dedup`], one mutex: concurrent deliveries of
+//! the same event cannot both be admitted), and the actor that restores it from storage and
+//! prunes it. Intake calls the window directly rather than through the actor, so admitting an
+//! event never queues behind the ticket turns on the actor's arbiter. Entries are persisted by
+//! intake in the same commit as the event (inbox first, then the dedup entry), so a stored
+//! dedup entry always has its stored event.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -25,8 +29,45 @@ pub struct Forget(pub DedupKey);
 #[rtype(result = "usize")]
 pub struct DedupLen;
 
+/// The window, shared; cheap to clone.
+#[derive(Clone)]
+pub struct Dedup {
+    window: Arc<Mutex<DedupWindow>>,
+}
+
+impl Dedup {
+    fn window(&self) -> std::sync::MutexGuard<'_, DedupWindow> {
+        // The window's operations leave it consistent at every step: a panic elsewhere while
+        // it was held does not make it wrong.
+        self.window.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Admits a delivery; `Fresh` comes with the write that persists the reservation.
+    pub fn admit(&self, key: DedupKey) -> (Admission, Option<Write>) {
+        let admission = self.window().admit(key, now_secs());
+        let write = match admission {
+            Admission::Fresh { expires_at } => Some(Write::dedup_put(&key, expires_at)),
+            Admission::Duplicate => None,
+        };
+        (admission, write)
+    }
+
+    /// Releases a reservation whose event could not be stored.
+    pub fn forget(&self, key: &DedupKey) {
+        self.window().forget(key);
+    }
+
+    pub fn len(&self) -> usize {
+        self.window().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 pub struct DedupActor {
-    window: DedupWindow,
+    dedup: Dedup,
     store: Store,
     purge_every: Duration,
 }
@@ -46,14 +87,21 @@ impl DedupActor {
         }
         store.dedup_remove(&expired);
         DedupActor {
-            window,
+            dedup: Dedup {
+                window: Arc::new(Mutex::new(window)),
+            },
             store,
             purge_every: Duration::from_secs((window_secs / 4).clamp(1, 60)),
         }
     }
 
+    /// The window this actor restored and prunes, for intake to admit through.
+    pub fn shared(&self) -> Dedup {
+        self.dedup.clone()
+    }
+
     fn purge(&mut self) {
-        let removed = self.window.purge(now_secs());
+        let removed = self.dedup.window().purge(now_secs());
         if !removed.is_empty() {
             self.store.dedup_remove(&removed);
             tracing::debug!(removed = removed.len(), "dedup entries expired");
@@ -74,12 +122,7 @@ impl Handler<Admit> for DedupActor {
     type Result = MessageResult<Admit>;
 
     fn handle(&mut self, Admit(key): Admit, _: &mut Self::Context) -> Self::Result {
-        let admission = self.window.admit(key, now_secs());
-        let write = match admission {
-            Admission::Fresh { expires_at } => Some(Write::dedup_put(&key, expires_at)),
-            Admission::Duplicate => None,
-        };
-        MessageResult((admission, write))
+        MessageResult(self.dedup.admit(key))
     }
 }
 
@@ -87,7 +130,7 @@ impl Handler<Forget> for DedupActor {
     type Result = ();
 
     fn handle(&mut self, Forget(key): Forget, _: &mut Self::Context) {
-        self.window.forget(&key);
+        self.dedup.forget(&key);
     }
 }
 
@@ -95,7 +138,7 @@ impl Handler<DedupLen> for DedupActor {
     type Result = usize;
 
     fn handle(&mut self, _: DedupLen, _: &mut Self::Context) -> usize {
-        self.window.len()
+        self.dedup.len()
     }
 }
 
@@ -156,6 +199,21 @@ mod tests {
         let dedup = DedupActor::new(store.clone(), 3600).start();
         assert_eq!(dedup.send(DedupLen).await.unwrap(), 1);
         assert_eq!(store.dedup_entries().len(), 1);
+    }
+
+    #[actix::test]
+    async fn the_shared_window_and_the_actor_are_one_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let actor = DedupActor::new(store, 3600);
+        let shared = actor.shared();
+        let addr = actor.start();
+        let key = dedup_key(7, 8, "a", "b");
+        assert!(matches!(shared.admit(key).0, Admission::Fresh { .. }));
+        assert_eq!(addr.send(DedupLen).await.unwrap(), 1);
+        assert_eq!(addr.send(Admit(key)).await.unwrap().0, Admission::Duplicate);
+        shared.forget(&key);
+        assert!(shared.is_empty());
     }
 
     #[actix::test]

@@ -168,6 +168,9 @@ pub struct SessionChange<'a> {
     pub pending: bool,
     /// Handed off since then: intake ignores the ticket's messages.
     pub handed_off_at: Option<u64>,
+    /// The stored copy's index entries already say `pending` and `handed_off_at`: storage
+    /// leaves them as they are.
+    pub indexes_unchanged: bool,
     pub pieces: Pieces,
 }
 
@@ -471,6 +474,7 @@ impl Session {
             session: self,
             pending: self.has_pending_work(),
             handed_off_at: self.handed_off_at(),
+            indexes_unchanged: false,
             pieces: Pieces::All,
         }
     }
@@ -480,6 +484,8 @@ impl Session {
     pub fn change_from(&self, before: &Session) -> SessionChange<'_> {
         let mut change = self.change();
         if !before.stored.in_doubt {
+            change.indexes_unchanged = before.has_pending_work() == change.pending
+                && before.handed_off_at() == change.handed_off_at;
             if let Some(pieces) = self.pieces_since(before) {
                 change.pieces = pieces;
             }
@@ -732,7 +738,12 @@ mod tests {
             }
         );
         assert!(change.pending);
+        assert!(!change.indexes_unchanged, "the new reply is owed");
+        let mut later = next.clone();
+        later.enqueue(vec![ActionKind::Close]);
+        assert!(later.change_from(&next).indexes_unchanged);
         // Without a known stored copy, everything is written.
+        assert!(!next.change().indexes_unchanged);
         assert_eq!(next.change().pieces, Pieces::All);
     }
 

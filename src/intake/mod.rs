@@ -7,11 +7,9 @@
 pub mod filter;
 pub mod recent;
 
-use std::time::Duration;
+use actix::Recipient;
 
-use actix::{Addr, Recipient};
-
-use crate::dedup::{dedup_key, Admission, Admit, DedupActor, Forget};
+use crate::dedup::{dedup_key, Admission, Dedup};
 use crate::domain::outcome::{IgnoreReason, IntakeOutcome};
 use crate::gorgias::webhook::WebhookEvent;
 use crate::metrics::Metrics;
@@ -20,10 +18,6 @@ use crate::tickets::supervisor::WakeTicket;
 use crate::time::{now_millis, now_secs};
 use filter::{classify, FilterRules};
 use recent::{IntakeDecision, RecentIntake};
-
-/// How long intake waits for the dedup actor before giving up (Gorgias retries): a full
-/// mailbox means the agent is overloaded, and Gorgias's own timeout is only a few seconds.
-const ACTOR_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What became of an event.
 #[derive(Debug)]
@@ -72,15 +66,12 @@ impl IntakeResult {
 pub enum Unavailable {
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// The dedup actor did not answer in time.
-    #[error("the agent is overloaded")]
-    Busy,
 }
 
 impl Unavailable {
     pub fn code(&self) -> &'static str {
         match self {
-            Unavailable::Store(StoreError::Overloaded) | Unavailable::Busy => "overloaded",
+            Unavailable::Store(StoreError::Overloaded) => "overloaded",
             Unavailable::Store(_) => "storage",
         }
     }
@@ -105,7 +96,7 @@ impl Rejected {
 pub struct Intake {
     rules: FilterRules,
     store: Store,
-    dedup: Addr<DedupActor>,
+    dedup: Dedup,
     /// `None`: the caller runs the ticket's turn itself once an event is accepted (replay).
     wake: Option<Recipient<WakeTicket>>,
     metrics: Metrics,
@@ -116,7 +107,7 @@ impl Intake {
     pub fn new(
         rules: FilterRules,
         store: Store,
-        dedup: Addr<DedupActor>,
+        dedup: Dedup,
         wake: Recipient<WakeTicket>,
         metrics: Metrics,
     ) -> Intake {
@@ -135,7 +126,7 @@ impl Intake {
     pub fn caller_driven(
         rules: FilterRules,
         store: Store,
-        dedup: Addr<DedupActor>,
+        dedup: Dedup,
         metrics: Metrics,
     ) -> Intake {
         Intake {
@@ -200,21 +191,20 @@ impl Intake {
             .and_then(|m| m.sender.email.clone())
             .unwrap_or_else(|| message.customer.email.clone());
         let key = dedup_key(ticket_id, message_id, &sender, &message.text);
-        let dedup_write = match self.dedup.send(Admit(key)).timeout(ACTOR_TIMEOUT).await {
-            Ok((Admission::Duplicate, _)) => {
+        let dedup_write = match self.dedup.admit(key) {
+            (Admission::Duplicate, _) => {
                 return Ok(IntakeResult::Duplicate {
                     ticket_id,
                     message_id,
                 })
             }
-            Ok((Admission::Fresh { .. }, write)) => write,
-            Err(_) => return Ok(unavailable(Unavailable::Busy)),
+            (Admission::Fresh { .. }, write) => write,
         };
 
         let seq = match self.store.next_seq() {
             Ok(seq) => seq,
             Err(e) => {
-                self.dedup.do_send(Forget(key));
+                self.dedup.forget(&key);
                 return Ok(unavailable(e.into()));
             }
         };
@@ -224,7 +214,7 @@ impl Intake {
         let mut writes = vec![Write::inbox_put(InboxKey { ticket_id, seq }, &message)];
         writes.extend(dedup_write);
         if let Err(e) = self.store.commit(writes).await {
-            self.dedup.do_send(Forget(key));
+            self.dedup.forget(&key);
             return Ok(unavailable(e.into()));
         }
         if let Some(degraded) = event.ticket.customer_orders.degraded {
@@ -318,7 +308,6 @@ mod tests {
             Unavailable::Store(StoreError::Overloaded).code(),
             "overloaded"
         );
-        assert_eq!(Unavailable::Busy.code(), "overloaded");
         assert_eq!(
             Unavailable::Store(StoreError::Io("disk full".into())).code(),
             "storage"

@@ -16,7 +16,6 @@ pub mod report;
 use std::path::Path;
 use std::rc::Rc;
 
-use actix::Actor;
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -102,7 +101,9 @@ impl Replayer {
         respect_assignment: bool,
     ) -> Result<Replayer, StartError> {
         let metrics = Metrics::new();
-        let dedup = DedupActor::new(store.clone(), settings.dedup.window_secs).start();
+        // The window restored from the scratch store; a replay ends long before pruning it
+        // would matter, so no actor prunes it.
+        let shared_dedup = DedupActor::new(store.clone(), settings.dedup.window_secs).shared();
         let (delivery, recording) = Delivery::recording(Sender::from_settings(&settings.gorgias));
         let cx = turn_context(
             settings,
@@ -112,7 +113,7 @@ impl Replayer {
             metrics.clone(),
         )?;
         Ok(Replayer {
-            intake: Intake::caller_driven(filter_rules(settings), store, dedup, metrics),
+            intake: Intake::caller_driven(filter_rules(settings), store, shared_dedup, metrics),
             cx: Rc::new(cx),
             recording,
             ai_user_id: settings.gorgias.ai_user_id,

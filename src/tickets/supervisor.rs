@@ -383,6 +383,7 @@ mod tests {
     use crate::brain::{Brain, BrainError, BrainInput};
     use crate::config::HandoffSettings;
     use crate::domain::message::CustomerMessage;
+    use crate::domain::outcome::{DecisionOutcome, DecisionReason};
     use crate::domain::plan::{Decision, Mode, Planner};
     use crate::domain::session::Role;
     use crate::gorgias::api::Sender;
@@ -638,6 +639,94 @@ mod tests {
         assert_eq!(session.failed.len(), 1);
         assert_eq!(session.language.as_deref(), Some("en"));
         assert!(!session.has_pending_work());
+    }
+
+    /// Process CPU seconds so far (user + system, from `/proc/self/stat`).
+    fn process_cpu_secs() -> f64 {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        let fields: Vec<&str> = stat
+            .rsplit_once(") ")
+            .map(|(_, rest)| rest.split(' ').collect())
+            .unwrap_or_default();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (ticks(11) + ticks(12)) / 100.0
+    }
+
+    /// CPU per message on `n` tickets that already hold `prior` history entries each: delivered
+    /// in waves of 64 (group commits, as under load), every actor spawned from storage.
+    async fn cpu_per_message(n: u64, prior: u64) -> f64 {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let base = 1_000_000;
+        for t in 0..n {
+            let mut s = Session::new(base + t);
+            for i in 0..prior / 2 {
+                s.accept(
+                    &message(base + t, 1 + i, "Where is my order? It has not come."),
+                    1,
+                );
+                let ext = s.next_external_id();
+                s.record_ai_message("It ships within two business days.", &ext, 2);
+                s.record(
+                    2,
+                    DecisionOutcome::Replied,
+                    DecisionReason::Answered,
+                    vec![1 + i],
+                    None,
+                );
+            }
+            store.commit(Write::session_put(s.change())).await.unwrap();
+        }
+        let brain = Rc::new(SlowBrain {
+            in_flight: Rc::new(Cell::new(0)),
+            max_in_flight: Rc::new(Cell::new(0)),
+            delay: Duration::ZERO,
+        });
+        let supervisor =
+            TicketSupervisor::new(context(&store, brain), Duration::from_secs(600)).start();
+        let started = process_cpu_secs();
+        for wave in (0..n).collect::<Vec<_>>().chunks(64) {
+            for &t in wave {
+                deliver(
+                    &store,
+                    &supervisor,
+                    message(base + t, 1_000, "And now? Any news?"),
+                )
+                .await;
+            }
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !store.tickets_with_work().is_empty() {
+                assert!(Instant::now() < deadline, "the wave did not settle");
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+        (process_cpu_secs() - started) / n as f64
+    }
+
+    /// Not a check: a measurement, run with
+    /// `cargo test --release --lib cost_of_a_message_on_a_long_ticket -- --ignored --nocapture`.
+    #[ignore]
+    #[actix::test]
+    async fn cost_of_a_message_on_a_long_ticket() {
+        let n = std::env::var("MESSAGES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(3_000);
+        for round in 0..2 {
+            let new = cpu_per_message(n, 0).await;
+            let long = cpu_per_message(n, 50).await;
+            println!(
+                "round {round}: new ticket {:.1} us, 50 entries {:.1} us per message: {:.2}x",
+                new * 1e6,
+                long * 1e6,
+                long / new
+            );
+        }
     }
 
     #[actix::test]
