@@ -244,19 +244,20 @@ impl Write {
         k.extend_from_slice(counter.as_bytes());
         Write::Add(TreeName::Stats, k, by)
     }
-    /// A ticket's console summary, and its filter-index entries (replacing `old`'s).
+    /// A ticket's console summary, and its filter-index entries (replacing `old`'s; those it
+    /// keeps are not written again).
     pub fn summary_put(summary: &TicketSummary, old: Option<&TicketSummary>) -> Vec<Write> {
         let new_keys = summary_index_keys(summary);
-        let mut writes: Vec<Write> = old
-            .map(summary_index_keys)
-            .unwrap_or_default()
-            .into_iter()
+        let old_keys = old.map(summary_index_keys).unwrap_or_default();
+        let mut writes: Vec<Write> = old_keys
+            .iter()
             .filter(|k| !new_keys.contains(k))
-            .map(|k| Write::Delete(TreeName::TicketIndex, k))
+            .map(|k| Write::Delete(TreeName::TicketIndex, k.clone()))
             .collect();
         writes.extend(
             new_keys
                 .into_iter()
+                .filter(|k| !old_keys.contains(k))
                 .map(|k| Write::Put(TreeName::TicketIndex, k, Vec::new())),
         );
         writes.push(Write::Put(
@@ -337,18 +338,19 @@ impl Write {
                 }));
             }
         }
-        if change.indexes_unchanged {
-            return writes;
+        if !change.pending_unchanged {
+            writes.push(if change.pending {
+                Write::Put(TreeName::Pending, key.clone(), Vec::new())
+            } else {
+                Write::Delete(TreeName::Pending, key.clone())
+            });
         }
-        writes.push(if change.pending {
-            Write::Put(TreeName::Pending, key.clone(), Vec::new())
-        } else {
-            Write::Delete(TreeName::Pending, key.clone())
-        });
-        writes.push(match change.handed_off_at {
-            Some(at) => Write::Put(TreeName::Handoffs, key, at.to_be_bytes().to_vec()),
-            None => Write::Delete(TreeName::Handoffs, key),
-        });
+        if !change.handoff_unchanged {
+            writes.push(match change.handed_off_at {
+                Some(at) => Write::Put(TreeName::Handoffs, key, at.to_be_bytes().to_vec()),
+                None => Write::Delete(TreeName::Handoffs, key),
+            });
+        }
         writes
     }
 }
@@ -1644,6 +1646,46 @@ mod tests {
         assert_eq!(pieces(&store, TreeName::History, 9), [0, 1]);
         assert_eq!(pieces(&store, TreeName::Decisions, 9), [3]);
         assert_eq!(store.load_session(9).unwrap().unwrap(), short);
+    }
+
+    #[test]
+    fn a_summary_step_writes_only_the_index_entries_that_change() {
+        let summary = TicketSummary {
+            ticket_id: 3,
+            state: crate::domain::session::SessionState::Active,
+            channel: "email".into(),
+            started_at: 1,
+            updated_at: 2,
+            first_accepted_ms: None,
+            first_reply_ms: None,
+            last_outcome: None,
+            last_reason: None,
+            handoff_reason: None,
+            customer_messages: 1,
+            ai_replies: 0,
+        };
+        let index_writes = |writes: &[Write]| {
+            writes
+                .iter()
+                .filter(|w| matches!(w, Write::Put(TreeName::TicketIndex, k, _) | Write::Delete(TreeName::TicketIndex, k) if k[0] != b'S'))
+                .count()
+        };
+        assert_eq!(index_writes(&Write::summary_put(&summary, None)), 1);
+        let later = TicketSummary {
+            updated_at: 3,
+            ..summary.clone()
+        };
+        assert_eq!(index_writes(&Write::summary_put(&later, Some(&summary))), 0);
+        let handed_off = TicketSummary {
+            handoff_reason: Some("no_answer".into()),
+            channel: "chat".into(),
+            ..later.clone()
+        };
+        // The channel's entry moves, the reason's is added.
+        assert_eq!(
+            index_writes(&Write::summary_put(&handed_off, Some(&later))),
+            3
+        );
     }
 
     #[actix::test]

@@ -168,9 +168,10 @@ pub struct SessionChange<'a> {
     pub pending: bool,
     /// Handed off since then: intake ignores the ticket's messages.
     pub handed_off_at: Option<u64>,
-    /// The stored copy's index entries already say `pending` and `handed_off_at`: storage
-    /// leaves them as they are.
-    pub indexes_unchanged: bool,
+    /// The stored copy's pending entry already says `pending`: storage leaves it as it is.
+    pub pending_unchanged: bool,
+    /// The stored copy's handoff entry already says `handed_off_at`: storage leaves it.
+    pub handoff_unchanged: bool,
     pub pieces: Pieces,
 }
 
@@ -474,7 +475,8 @@ impl Session {
             session: self,
             pending: self.has_pending_work(),
             handed_off_at: self.handed_off_at(),
-            indexes_unchanged: false,
+            pending_unchanged: false,
+            handoff_unchanged: false,
             pieces: Pieces::All,
         }
     }
@@ -484,8 +486,8 @@ impl Session {
     pub fn change_from(&self, before: &Session) -> SessionChange<'_> {
         let mut change = self.change();
         if !before.stored.in_doubt {
-            change.indexes_unchanged = before.has_pending_work() == change.pending
-                && before.handed_off_at() == change.handed_off_at;
+            change.pending_unchanged = before.has_pending_work() == change.pending;
+            change.handoff_unchanged = before.handed_off_at() == change.handed_off_at;
             if let Some(pieces) = self.pieces_since(before) {
                 change.pieces = pieces;
             }
@@ -738,12 +740,15 @@ mod tests {
             }
         );
         assert!(change.pending);
-        assert!(!change.indexes_unchanged, "the new reply is owed");
+        assert!(!change.pending_unchanged, "the new reply is owed");
+        assert!(change.handoff_unchanged);
         let mut later = next.clone();
         later.enqueue(vec![ActionKind::Close]);
-        assert!(later.change_from(&next).indexes_unchanged);
+        later.hand_off(6).unwrap();
+        let change = later.change_from(&next);
+        assert!(change.pending_unchanged && !change.handoff_unchanged);
         // Without a known stored copy, everything is written.
-        assert!(!next.change().indexes_unchanged);
+        assert!(!next.change().pending_unchanged && !next.change().handoff_unchanged);
         assert_eq!(next.change().pieces, Pieces::All);
     }
 
