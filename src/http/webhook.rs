@@ -157,7 +157,14 @@ pub async fn receive(
                 state.metrics.webhook(outcome, reason);
             }
             WebhookError::Malformed(error) => {
-                tracing::info!(outcome = outcome.code(), reason = %error, "malformed webhook");
+                // The error names the path and the types, never a value of the body.
+                tracing::info!(
+                    outcome = outcome.code(),
+                    reason,
+                    path = error.path(),
+                    error = %error,
+                    "malformed webhook"
+                );
                 state.metrics.webhook(outcome, reason);
             }
             WebhookError::Rejected(_) => {

@@ -1,0 +1,147 @@
+//! Limits on what the outside can make the agent do or say: a malformed field's value is never
+//! echoed (answer or logs), ids that are not exact integers are refused rather than rounded.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+/// A child process killed when dropped, even when the test fails.
+struct Agent(Child);
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[actix_web::test]
+async fn a_malformed_field_is_named_but_its_value_reaches_neither_the_answer_nor_the_logs() {
+    let gorgias = crate::fake_gorgias::FakeGorgias::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_test_config(dir.path(), &gorgias.base_url);
+    let bind = format!("127.0.0.1:{}", free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gorgias-agent"))
+        .arg("--config")
+        .arg(&config)
+        .env_remove("GORGIAS_AGENT_CONFIG")
+        .env_remove("RUST_LOG")
+        .env("GORGIAS_AGENT__SERVER__BIND", &bind)
+        .env("GORGIAS_AGENT__GORGIAS__MODE", "dry-run")
+        .env("GORGIAS_AGENT__LOG__FORMAT", "json")
+        .env("GORGIAS_AGENT__LOG__LEVEL", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the agent binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let _agent = Agent(child);
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(line);
+        }
+    });
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .finish();
+    let address = format!("http://{bind}");
+    eventually_async("the agent to listen", WAIT, || {
+        let (client, address) = (&client, &address);
+        async move {
+            client
+                .get(format!("{address}/healthz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+        }
+    })
+    .await;
+
+    let email = "jane.doe-7731@example.com";
+    let mut event = customer_event(71, 711, "where is my order");
+    event["message"]["id"] = json!(email);
+    let mut resp = client
+        .post(format!("{address}/webhooks/gorgias"))
+        .insert_header(("X-Webhook-Token", TOKEN))
+        .send_json(&event)
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let body = String::from_utf8_lossy(&resp.body().await.unwrap()).to_string();
+    assert!(body.contains("message.id"), "the field is named: {body}");
+    assert!(
+        body.contains("integer"),
+        "the expected type is named: {body}"
+    );
+    assert!(!body.contains("jane"), "the value was echoed: {body}");
+
+    let logged = |lines: &[String]| {
+        lines.iter().any(|l| {
+            serde_json::from_str::<Value>(l)
+                .is_ok_and(|v| v["reason"] == "malformed" && v["path"] == "message.id")
+        })
+    };
+    eventually("the malformed webhook in the log", WAIT, || {
+        logged(&lines.lock().unwrap())
+    })
+    .await;
+    for line in lines.lock().unwrap().iter() {
+        assert!(!line.contains("jane"), "the value was logged: {line}");
+    }
+}
+
+#[actix_web::test]
+async fn an_id_that_is_not_an_exact_integer_is_refused_not_rounded_into_a_duplicate() {
+    let app = TestApp::spawn().await;
+    // 2^53: a real message, answered.
+    let (status, body) = app
+        .webhook(&customer_event(
+            72,
+            9_007_199_254_740_992,
+            "where is my order",
+        ))
+        .await;
+    assert_eq!((status, body["outcome"].as_str()), (200, Some("accepted")));
+    // 2^53 + 1 written as a float rounds to 2^53: it must not pass for that message.
+    let app = &app;
+    let status = |field: &'static str, raw: &'static str| {
+        let mut event = customer_event(72, 1, "where is my order");
+        event[field]["id"] = json!("<id>");
+        let body = event.to_string().replace("\"<id>\"", raw);
+        async move {
+            let (status, answer) = app
+                .webhook_raw(body.into_bytes(), Some(("X-Webhook-Token", TOKEN)), "")
+                .await;
+            (
+                status,
+                answer["error"].as_str().unwrap_or_default().to_string(),
+            )
+        }
+    };
+    let (code, error) = status("message", "9007199254740993.0").await;
+    assert_eq!(code, 400, "{error}");
+    assert!(error.starts_with("message.id"), "{error}");
+    for raw in ["72.5", "7.2e1", "-72", "72.0"] {
+        let (code, error) = status("ticket", raw).await;
+        assert_eq!(code, 400, "{raw}: {error}");
+        assert!(error.starts_with("ticket.id"), "{raw}: {error}");
+    }
+    eventually("the real message answered", WAIT, || {
+        app.gorgias.replies(72).len() == 1
+    })
+    .await;
+    let session = app.store().load_session(72).unwrap().unwrap();
+    assert_eq!(
+        session.history.len(),
+        2,
+        "one message and its answer, nothing else"
+    );
+}
