@@ -16,6 +16,13 @@ use crate::domain::tags::{HandoffTags, ReplyTags, TagError};
 /// Prefix of the environment variables that override config keys.
 pub const ENV_PREFIX: &str = "GORGIAS_AGENT";
 
+/// The webhook token of the shipped `config.toml`: public, so it protects nothing once the agent
+/// talks to a real Gorgias.
+pub const PUBLIC_DEV_TOKEN: &str = "dev-webhook-token";
+/// The shortest token live and shadow mode accept (a guessable secret lets anyone post as
+/// Gorgias, or read every conversation through the admin API).
+pub const MIN_TOKEN_CHARS: usize = 16;
+
 /// Why a configuration could not be used; printed as one line before exiting with code 2.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -184,6 +191,30 @@ impl Default for ServerSettings {
 impl ServerSettings {
     pub fn console_session(&self) -> Duration {
         Duration::from_secs(self.console_session_secs)
+    }
+
+    /// The tokens too weak for a mode that talks to Gorgias, as (key, problem); the problem never
+    /// holds the value. An empty admin token is not weak: it disables the admin API.
+    pub fn weak_tokens(&self) -> Vec<(&'static str, String)> {
+        let mut weak = Vec::new();
+        for (key, token) in [
+            ("server.webhook_token", &self.webhook_token),
+            ("server.admin_token", &self.admin_token),
+        ] {
+            let value = token.expose().trim();
+            if value.is_empty() {
+                continue;
+            }
+            if value == PUBLIC_DEV_TOKEN {
+                weak.push((
+                    key,
+                    "is the public development token of the shipped config.toml".to_string(),
+                ));
+            } else if value.chars().count() < MIN_TOKEN_CHARS {
+                weak.push((key, format!("is shorter than {MIN_TOKEN_CHARS} characters")));
+            }
+        }
+        weak
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -917,6 +948,18 @@ impl Settings {
         self.server.validate()?;
         self.storage.validate()?;
         self.gorgias.validate()?;
+        if self.gorgias.mode != Mode::DryRun {
+            if let Some((key, problem)) = self.server.weak_tokens().into_iter().next() {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!(
+                        "{problem}: refused in {} mode (set a random secret of at least {MIN_TOKEN_CHARS} characters, e.g. by GORGIAS_AGENT__{})",
+                        self.gorgias.mode.as_str(),
+                        key.replace('.', "__").to_uppercase()
+                    ),
+                ));
+            }
+        }
         self.handoff.validate()?;
         self.dedup.validate()?;
         self.sessions.validate()?;
@@ -925,6 +968,18 @@ impl Settings {
         self.orders.validate()?;
         self.business_hours()?;
         self.log.validate()
+    }
+
+    /// What is allowed but unwise in this configuration, one line each, naming the key and never
+    /// a value: weak tokens in dry-run mode (refused in live and shadow).
+    pub fn warnings(&self) -> Vec<String> {
+        self.server
+            .weak_tokens()
+            .into_iter()
+            .map(|(key, problem)| {
+                format!("`{key}` {problem}: fine for dry-run, refused in live and shadow mode")
+            })
+            .collect()
     }
 
     /// `[business_hours]`, validated; `None` when the section is absent (always open).
@@ -1031,6 +1086,79 @@ ai_user_id = 7
             .unwrap_err()
             .to_string();
         assert!(err.contains("server.webhook_token"), "{err}");
+    }
+
+    #[test]
+    fn live_and_shadow_mode_refuse_the_public_or_a_short_token_naming_the_key_not_the_value() {
+        let live = [
+            (
+                "GORGIAS_AGENT__GORGIAS__BASE_URL",
+                "https://acme.gorgias.com",
+            ),
+            ("GORGIAS_AGENT__GORGIAS__API_EMAIL", "bot@acme.example"),
+            ("GORGIAS_AGENT__GORGIAS__API_KEY", "key"),
+        ];
+        for mode in ["live", "shadow"] {
+            for (key, value, named) in [
+                (
+                    "GORGIAS_AGENT__SERVER__WEBHOOK_TOKEN",
+                    PUBLIC_DEV_TOKEN,
+                    "server.webhook_token",
+                ),
+                (
+                    "GORGIAS_AGENT__SERVER__WEBHOOK_TOKEN",
+                    "fifteen-chars-x",
+                    "server.webhook_token",
+                ),
+                (
+                    "GORGIAS_AGENT__SERVER__ADMIN_TOKEN",
+                    "short-admin",
+                    "server.admin_token",
+                ),
+                (
+                    "GORGIAS_AGENT__SERVER__ADMIN_TOKEN",
+                    PUBLIC_DEV_TOKEN,
+                    "server.admin_token",
+                ),
+            ] {
+                let mut vars = live.to_vec();
+                vars.push(("GORGIAS_AGENT__GORGIAS__MODE", mode));
+                vars.push((
+                    "GORGIAS_AGENT__SERVER__WEBHOOK_TOKEN",
+                    "a-long-random-webhook-secret",
+                ));
+                vars.push((key, value));
+                let err = Settings::from_toml_and_env(MINIMAL, env(&vars))
+                    .unwrap_err()
+                    .to_string();
+                assert!(err.contains(&format!("`{named}`")), "{err}");
+                assert!(err.contains(mode), "{err}");
+                assert!(!err.contains(value), "the value was printed: {err}");
+                assert_eq!(err.lines().count(), 1, "{err}");
+            }
+            let mut vars = live.to_vec();
+            vars.push(("GORGIAS_AGENT__GORGIAS__MODE", mode));
+            vars.push(("GORGIAS_AGENT__SERVER__WEBHOOK_TOKEN", "sixteen-chars-xy"));
+            let s = Settings::from_toml_and_env(MINIMAL, env(&vars)).unwrap();
+            assert!(s.warnings().is_empty());
+        }
+    }
+
+    #[test]
+    fn dry_run_accepts_weak_tokens_with_a_warning_naming_the_key() {
+        let s = Settings::from_toml_and_env(
+            MINIMAL,
+            env(&[("GORGIAS_AGENT__SERVER__ADMIN_TOKEN", PUBLIC_DEV_TOKEN)]),
+        )
+        .unwrap();
+        let warnings = s.warnings();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("`server.webhook_token` is shorter than 16"));
+        assert!(warnings[1].contains("`server.admin_token` is the public development token"));
+        assert!(warnings.iter().all(|w| !w.contains(PUBLIC_DEV_TOKEN)));
+        let shipped =
+            Settings::from_toml_and_env(include_str!("../config.toml"), env(&[])).unwrap();
+        assert_eq!(shipped.warnings().len(), 1);
     }
 
     #[test]

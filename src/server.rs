@@ -140,6 +140,9 @@ pub async fn start_with_clock(
     listener: TcpListener,
     clock: Clock,
 ) -> Result<Running, StartError> {
+    for warning in settings.warnings() {
+        tracing::warn!(mode = settings.gorgias.mode.as_str(), "{warning}");
+    }
     let addr = listener.local_addr().map_err(|e| StartError::Bind {
         addr: settings.server.bind.clone(),
         reason: e.to_string(),

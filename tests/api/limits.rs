@@ -145,3 +145,68 @@ async fn an_id_that_is_not_an_exact_integer_is_refused_not_rounded_into_a_duplic
         "one message and its answer, nothing else"
     );
 }
+
+/// Runs the binary with the test config and `GORGIAS_AGENT__*` overrides; exit code and output.
+async fn run_agent(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let gorgias = crate::fake_gorgias::FakeGorgias::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_test_config(dir.path(), &gorgias.base_url);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gorgias-agent"));
+    cmd.arg("--config")
+        .arg(&config)
+        .args(args)
+        .env_remove("GORGIAS_AGENT_CONFIG")
+        .env_remove("RUST_LOG")
+        .env(
+            "GORGIAS_AGENT__SERVER__BIND",
+            format!("127.0.0.1:{}", free_port()),
+        )
+        .envs(env.iter().copied())
+        .stdin(Stdio::null());
+    // The fake Gorgias answers on this thread's runtime: wait for the child off it.
+    let output = actix_web::rt::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.code().unwrap_or(-1), text)
+}
+
+#[actix_web::test]
+async fn live_mode_refuses_to_start_with_a_weak_token_and_dry_run_only_warns() {
+    for (key, value) in [
+        ("GORGIAS_AGENT__SERVER__WEBHOOK_TOKEN", "dev-webhook-token"),
+        ("GORGIAS_AGENT__SERVER__ADMIN_TOKEN", "hunter2-x"),
+    ] {
+        for args in [&["serve"][..], &["check"][..]] {
+            let (code, text) = run_agent(args, &[(key, value)]).await;
+            assert_eq!(code, 2, "{args:?}: {text}");
+            let named = key
+                .trim_start_matches("GORGIAS_AGENT__")
+                .replace("__", ".")
+                .to_lowercase();
+            let lines: Vec<&str> = text.lines().filter(|l| l.contains(&named)).collect();
+            assert_eq!(lines.len(), 1, "one line naming the key: {text}");
+            assert!(lines[0].contains("live mode"), "{text}");
+            assert!(!text.contains(value), "the value was printed: {text}");
+        }
+    }
+    let (code, text) = run_agent(
+        &["check"],
+        &[
+            ("GORGIAS_AGENT__GORGIAS__MODE", "dry-run"),
+            ("GORGIAS_AGENT__SERVER__WEBHOOK_TOKEN", "dev-webhook-token"),
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("[warn]")
+            && l.contains("server.webhook_token")
+            && l.contains("refused in live and shadow mode")),
+        "{text}"
+    );
+}
