@@ -27,7 +27,9 @@ pub enum WebhookError {
     Malformed(#[from] ParseError),
     #[error(transparent)]
     Rejected(#[from] Rejected),
-    #[error("the event could not be stored ({0}); retry later")]
+    /// The cause is in intake's log line; the answer says only which kind it was, never the
+    /// storage error's text (OS errors carry paths and system details).
+    #[error("the event could not be stored ({}); retry later", unavailable_summary(.0))]
     Unavailable(Unavailable),
 }
 
@@ -59,6 +61,14 @@ impl ResponseError for WebhookError {
 
     fn error_response(&self) -> HttpResponse {
         HttpResponse::build(self.status_code()).json(json!({ "error": self.to_string() }))
+    }
+}
+
+/// What a 503 says of its cause.
+fn unavailable_summary(cause: &Unavailable) -> &'static str {
+    match cause.code() {
+        "overloaded" => "the agent is overloaded",
+        _ => "storage unavailable",
     }
 }
 

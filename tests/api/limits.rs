@@ -210,3 +210,36 @@ async fn live_mode_refuses_to_start_with_a_weak_token_and_dry_run_only_warns() {
         "{text}"
     );
 }
+
+#[actix_web::test]
+async fn a_storage_failure_answers_a_generic_503_and_keeps_the_os_error_for_the_log() {
+    let app = TestApp::spawn_with(&[("storage.commit_timeout_ms", "1000")]).await;
+    app.store().faults().fail_writes(true);
+    let (status, body) = app
+        .webhook(&customer_event(73, 730, "where is my order"))
+        .await;
+    assert_eq!(status, 503, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(error.contains("storage unavailable"), "{error}");
+    assert!(error.contains("retry later"), "{error}");
+    // The seam's error reads like the OS's ("no space left on device").
+    assert!(
+        !error.contains("no space"),
+        "OS error text answered: {error}"
+    );
+    assert!(!error.contains("injected"), "{error}");
+    let (status, body, text) = app.get("/readyz", None).await;
+    assert_eq!(status, 503, "{text}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("storage: the last write failed"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("no space") && !text.contains("injected"),
+        "{text}"
+    );
+    app.store().faults().fail_writes(false);
+}
