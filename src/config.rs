@@ -174,6 +174,9 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// How long a console sign-in lasts (its cookie's expiry).
     pub console_session_secs: u64,
+    /// A request body not fully received this long after its headers is answered 408 and its
+    /// connection closed (a stalled client would otherwise hold the connection for ever).
+    pub body_read_timeout_ms: u64,
 }
 
 impl Default for ServerSettings {
@@ -184,6 +187,7 @@ impl Default for ServerSettings {
             admin_token: Secret::default(),
             max_body_bytes: 1024 * 1024,
             console_session_secs: 12 * 3600,
+            body_read_timeout_ms: 5000,
         }
     }
 }
@@ -191,6 +195,10 @@ impl Default for ServerSettings {
 impl ServerSettings {
     pub fn console_session(&self) -> Duration {
         Duration::from_secs(self.console_session_secs)
+    }
+
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_read_timeout_ms)
     }
 
     /// The tokens too weak for a mode that talks to Gorgias, as (key, problem); the problem never
@@ -232,6 +240,12 @@ impl ServerSettings {
         }
         if self.max_body_bytes == 0 {
             return Err(ConfigError::invalid("server.max_body_bytes", "must be > 0"));
+        }
+        if self.body_read_timeout_ms == 0 {
+            return Err(ConfigError::invalid(
+                "server.body_read_timeout_ms",
+                "must be > 0",
+            ));
         }
         if self.console_session_secs == 0 {
             return Err(ConfigError::invalid(

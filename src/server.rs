@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use actix_web::dev::Service;
 use actix_web::{web, App, HttpServer};
 use tracing_actix_web::TracingLogger;
 
@@ -24,6 +25,7 @@ use crate::gorgias::api::{GorgiasApi, Sender};
 use crate::gorgias::ratelimit::RateLimiter;
 use crate::http::admin::SettingsView;
 use crate::http::console::ConsoleState;
+use crate::http::deadline;
 use crate::http::health::outbox_stuck_after;
 use crate::http::{routes, AgentRootSpan, AppState};
 use crate::intake::filter::FilterRules;
@@ -214,9 +216,15 @@ pub async fn start_with_clock(
         ),
         settings_view: SettingsView::new(&settings, clock)?,
     });
+    let body_timeout = settings.server.body_read_timeout();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap_fn(move |mut req, srv| {
+                let timed_out = deadline::install(&mut req, body_timeout);
+                let answer = srv.call(req);
+                async move { Ok(deadline::finish(answer.await?, &timed_out)) }
+            })
             .wrap(TracingLogger::<AgentRootSpan>::new())
             .configure(routes)
     })

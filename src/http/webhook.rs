@@ -23,6 +23,8 @@ pub enum WebhookError {
     TooLarge(usize),
     #[error("cannot read body: {0}")]
     Unreadable(String),
+    #[error("{}", super::deadline::TIMEOUT_MESSAGE)]
+    BodyTimeout,
     #[error(transparent)]
     Malformed(#[from] ParseError),
     #[error(transparent)]
@@ -40,6 +42,7 @@ impl WebhookError {
             WebhookError::Unauthorized => (IntakeOutcome::Unauthorized, "bad_secret"),
             WebhookError::TooLarge(_) => (IntakeOutcome::Rejected, "too_large"),
             WebhookError::Unreadable(_) => (IntakeOutcome::Rejected, "unreadable"),
+            WebhookError::BodyTimeout => (IntakeOutcome::Rejected, "body_timeout"),
             WebhookError::Malformed(_) => (IntakeOutcome::Rejected, "malformed"),
             WebhookError::Rejected(r) => (IntakeOutcome::Rejected, r.code()),
             WebhookError::Unavailable(cause) => (IntakeOutcome::Unavailable, cause.code()),
@@ -52,6 +55,7 @@ impl ResponseError for WebhookError {
         match self {
             WebhookError::Unauthorized => StatusCode::UNAUTHORIZED,
             WebhookError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            WebhookError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             WebhookError::Unreadable(_)
             | WebhookError::Malformed(_)
             | WebhookError::Rejected(_) => StatusCode::BAD_REQUEST,
@@ -101,7 +105,13 @@ async fn read_body(
     }
     let mut body = web::BytesMut::with_capacity(declared.unwrap_or(4096).min(limit));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| WebhookError::Unreadable(e.to_string()))?;
+        let chunk = chunk.map_err(|e| {
+            if super::deadline::is_timeout(&e) {
+                WebhookError::BodyTimeout
+            } else {
+                WebhookError::Unreadable(e.to_string())
+            }
+        })?;
         if body.len() + chunk.len() > limit {
             return Err(WebhookError::TooLarge(limit));
         }
@@ -162,7 +172,7 @@ pub async fn receive(
                 tracing::warn!(outcome = outcome.code(), "webhook without a valid secret");
                 state.metrics.webhook(outcome, reason);
             }
-            WebhookError::TooLarge(_) | WebhookError::Unreadable(_) => {
+            WebhookError::TooLarge(_) | WebhookError::Unreadable(_) | WebhookError::BodyTimeout => {
                 tracing::info!(outcome = outcome.code(), reason, "webhook body refused");
                 state.metrics.webhook(outcome, reason);
             }

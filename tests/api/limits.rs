@@ -243,3 +243,73 @@ async fn a_storage_failure_answers_a_generic_503_and_keeps_the_os_error_for_the_
     );
     app.store().faults().fail_writes(false);
 }
+
+/// Sends the request line and `headers`, then only `partial` of a body of `length` bytes, on a
+/// raw connection; returns everything the server sent until it closed the connection (bounded
+/// by `within`), and how long that took.
+async fn stalled_body(
+    app: &TestApp,
+    path: &str,
+    headers: &str,
+    length: usize,
+    partial: &str,
+    within: Duration,
+) -> (String, Duration) {
+    use std::io::{Read, Write};
+    let addr = app.address.trim_start_matches("http://").to_string();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: {length}\r\n\r\n{partial}"
+    );
+    actix_web::rt::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        stream.set_read_timeout(Some(within)).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        // Ends at the close; a read timeout (the server kept the connection) fails the test.
+        stream
+            .read_to_end(&mut answer)
+            .expect("the server answers and closes the connection in time");
+        (
+            String::from_utf8_lossy(&answer).to_string(),
+            started.elapsed(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn a_body_that_never_finishes_is_answered_408_and_its_connection_closed() {
+    let app = TestApp::spawn_with(&[("server.body_read_timeout_ms", "300")]).await;
+    let headers = format!("X-Webhook-Token: {TOKEN}\r\nContent-Type: application/json\r\n");
+    let (answer, took) = stalled_body(
+        &app,
+        "/webhooks/gorgias",
+        &headers,
+        5000,
+        "{\"ticket\": {\"id\": 7",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("body_read_timeout_ms"), "{answer}");
+    assert!(took >= Duration::from_millis(300), "{took:?}");
+    // The console's sign-in form is read under the same deadline.
+    let (answer, _) = stalled_body(
+        &app,
+        "/console/login",
+        "Content-Type: application/x-www-form-urlencoded\r\n",
+        200,
+        "token=test-",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    let (status, _, _) = app.get("/healthz", None).await;
+    assert_eq!(status, 200);
+    let (status, body) = app
+        .webhook(&customer_event(74, 740, "where is my order"))
+        .await;
+    assert_eq!((status, body["outcome"].as_str()), (200, Some("accepted")));
+}
