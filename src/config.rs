@@ -177,6 +177,9 @@ pub struct ServerSettings {
     /// A request body not fully received this long after its headers is answered 408 and its
     /// connection closed (a stalled client would otherwise hold the connection for ever).
     pub body_read_timeout_ms: u64,
+    /// Connections served at once, all workers together; beyond it new connections wait in
+    /// the listen backlog (each one is a file descriptor).
+    pub max_connections: usize,
 }
 
 impl Default for ServerSettings {
@@ -188,6 +191,7 @@ impl Default for ServerSettings {
             max_body_bytes: 1024 * 1024,
             console_session_secs: 12 * 3600,
             body_read_timeout_ms: 5000,
+            max_connections: 10_000,
         }
     }
 }
@@ -199,6 +203,14 @@ impl ServerSettings {
 
     pub fn body_read_timeout(&self) -> Duration {
         Duration::from_millis(self.body_read_timeout_ms)
+    }
+
+    /// `(workers, connections per worker)` for `max_connections` over `available` worker
+    /// threads: actix-web caps connections per worker, so the total is split, never exceeded
+    /// (a cap below the thread count runs fewer workers).
+    pub fn connection_limits(&self, available: usize) -> (usize, usize) {
+        let workers = available.clamp(1, self.max_connections.max(1));
+        (workers, self.max_connections / workers)
     }
 
     /// The tokens too weak for a mode that talks to Gorgias, as (key, problem); the problem never
@@ -240,6 +252,12 @@ impl ServerSettings {
         }
         if self.max_body_bytes == 0 {
             return Err(ConfigError::invalid("server.max_body_bytes", "must be > 0"));
+        }
+        if self.max_connections == 0 {
+            return Err(ConfigError::invalid(
+                "server.max_connections",
+                "must be > 0",
+            ));
         }
         if self.body_read_timeout_ms == 0 {
             return Err(ConfigError::invalid(
@@ -1173,6 +1191,25 @@ ai_user_id = 7
         let shipped =
             Settings::from_toml_and_env(include_str!("../config.toml"), env(&[])).unwrap();
         assert_eq!(shipped.warnings().len(), 1);
+    }
+
+    #[test]
+    fn the_connection_cap_is_split_over_the_workers_and_never_exceeded() {
+        let mut s = Settings::from_toml_and_env(MINIMAL, env(&[])).unwrap();
+        assert_eq!(s.server.max_connections, 10_000);
+        assert_eq!(s.server.connection_limits(2), (2, 5_000));
+        assert_eq!(s.server.connection_limits(3), (3, 3_333));
+        s.server.max_connections = 1;
+        assert_eq!(s.server.connection_limits(8), (1, 1));
+        s.server.max_connections = 5;
+        assert_eq!(s.server.connection_limits(2), (2, 2));
+        assert_eq!(s.server.connection_limits(0), (1, 5));
+        let err = Settings::from_toml_and_env(
+            MINIMAL,
+            env(&[("GORGIAS_AGENT__SERVER__MAX_CONNECTIONS", "0")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("server.max_connections"), "{err}");
     }
 
     #[test]

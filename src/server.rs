@@ -217,6 +217,9 @@ pub async fn start_with_clock(
         settings_view: SettingsView::new(&settings, clock)?,
     });
     let body_timeout = settings.server.body_read_timeout();
+    let (workers, per_worker) = settings
+        .server
+        .connection_limits(std::thread::available_parallelism().map_or(2, |n| n.get().min(512)));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
@@ -228,6 +231,8 @@ pub async fn start_with_clock(
             .wrap(TracingLogger::<AgentRootSpan>::new())
             .configure(routes)
     })
+    .workers(workers)
+    .max_connections(per_worker)
     .listen(listener)
     .map_err(|e| StartError::Bind {
         addr: addr.to_string(),
@@ -242,6 +247,8 @@ pub async fn start_with_clock(
         mode = mode.as_str(),
         brain = settings.brain.backend.as_str(),
         recovered_tickets = recovered,
+        workers,
+        max_connections = workers * per_worker,
         "gorgias-agent listening"
     );
     Ok(Running {

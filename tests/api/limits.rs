@@ -313,3 +313,42 @@ async fn a_body_that_never_finishes_is_answered_408_and_its_connection_closed() 
         .await;
     assert_eq!((status, body["outcome"].as_str()), (200, Some("accepted")));
 }
+
+#[actix_web::test]
+async fn connections_beyond_server_max_connections_wait_until_one_is_closed() {
+    use std::io::{Read, Write};
+    let app = TestApp::spawn_with(&[("server.max_connections", "1")]).await;
+    let addr = app.address.trim_start_matches("http://").to_string();
+    let healthz = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    actix_web::rt::task::spawn_blocking(move || {
+        let read_some = |stream: &mut std::net::TcpStream| {
+            let mut buf = [0u8; 512];
+            stream
+                .read(&mut buf)
+                .map(|n| String::from_utf8_lossy(&buf[..n]).to_string())
+        };
+        // The one connection the cap allows, kept open (keep-alive).
+        let mut first = std::net::TcpStream::connect(&addr).unwrap();
+        first
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        first.write_all(healthz.as_bytes()).unwrap();
+        assert!(read_some(&mut first).unwrap().starts_with("HTTP/1.1 200"));
+        // A second one is queued by the kernel but not served while the first is open.
+        let mut second = std::net::TcpStream::connect(&addr).unwrap();
+        second.write_all(healthz.as_bytes()).unwrap();
+        second
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        let early = read_some(&mut second);
+        assert!(early.is_err(), "served beyond the cap: {early:?}");
+        drop(first);
+        second
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let answer = read_some(&mut second).expect("served once the first closed");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    })
+    .await
+    .unwrap();
+}
