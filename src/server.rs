@@ -261,8 +261,34 @@ pub async fn start_with_clock(
     })
 }
 
+/// Raises the soft open-files limit to the hard one, logging both once, and warns when
+/// `max_connections` would not fit under it (storage, the listener and outbound calls need
+/// descriptors too).
+fn raise_fd_limit(max_connections: usize) {
+    const RESERVED: u64 = 256;
+    match crate::fdlimit::raise_to_hard() {
+        Ok(limit) => {
+            tracing::info!(
+                soft_before = limit.before,
+                soft = limit.after,
+                hard = limit.hard,
+                "open-files limit"
+            );
+            if max_connections as u64 + RESERVED > limit.after {
+                tracing::warn!(
+                    max_connections,
+                    open_files_limit = limit.after,
+                    "server.max_connections does not fit under the open-files limit; raise the hard limit (ulimit -Hn, LimitNOFILE=) or lower server.max_connections"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-files limit"),
+    }
+}
+
 /// Binds `server.bind`, serves until SIGTERM/Ctrl-C, then flushes storage.
 pub async fn serve(settings: Settings) -> Result<(), StartError> {
+    raise_fd_limit(settings.server.max_connections);
     let listener = TcpListener::bind(&settings.server.bind).map_err(|e| StartError::Bind {
         addr: settings.server.bind.clone(),
         reason: e.to_string(),
