@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::domain::caps::SizeCaps;
 use crate::domain::hours::{BusinessHours, BusinessHoursSettings, HoursError};
 pub use crate::domain::plan::Mode;
 use crate::domain::plan::{HandoffRules, Planner, ReplyRules};
@@ -537,6 +538,10 @@ pub struct SessionSettings {
     pub idle_secs: u64,
     /// Sessions idle this many days are deleted by a background sweep; 0 keeps everything.
     pub retention_days: u64,
+    /// The most characters kept of one message in a session (a marker shows the cut).
+    pub max_message_chars: usize,
+    /// The most bytes of history text one session keeps; the oldest texts are cut first.
+    pub max_session_bytes: usize,
 }
 
 impl Default for SessionSettings {
@@ -544,6 +549,8 @@ impl Default for SessionSettings {
         SessionSettings {
             idle_secs: 300,
             retention_days: 0,
+            max_message_chars: SizeCaps::default().max_message_chars,
+            max_session_bytes: SizeCaps::default().max_session_bytes,
         }
     }
 }
@@ -554,6 +561,14 @@ impl SessionSettings {
         Duration::from_secs(self.idle_secs)
     }
 
+    /// What a session's history is kept within.
+    pub fn caps(&self) -> SizeCaps {
+        SizeCaps {
+            max_message_chars: self.max_message_chars,
+            max_session_bytes: self.max_session_bytes,
+        }
+    }
+
     /// How long an idle session is kept, `None` for ever.
     pub fn retention_secs(&self) -> Option<u64> {
         (self.retention_days > 0).then(|| self.retention_days.saturating_mul(86_400))
@@ -562,6 +577,20 @@ impl SessionSettings {
     fn validate(&self) -> Result<(), ConfigError> {
         if self.idle_secs == 0 {
             return Err(ConfigError::invalid("sessions.idle_secs", "must be > 0"));
+        }
+        if self.max_message_chars < 100 {
+            return Err(ConfigError::invalid(
+                "sessions.max_message_chars",
+                "must be at least 100",
+            ));
+        }
+        // Room for at least two whole messages (of up to 4 bytes a character), so the newest
+        // message and the one before it always reach the brain uncut.
+        if self.max_session_bytes < self.max_message_chars.saturating_mul(8) {
+            return Err(ConfigError::invalid(
+                "sessions.max_session_bytes",
+                "must be at least 8 times sessions.max_message_chars (two whole messages)",
+            ));
         }
         Ok(())
     }
@@ -1210,6 +1239,29 @@ ai_user_id = 7
         )
         .unwrap_err();
         assert!(err.to_string().contains("server.max_connections"), "{err}");
+    }
+
+    #[test]
+    fn session_caps_default_to_20000_characters_and_1_mb_and_keep_room_for_two_messages() {
+        let s = Settings::from_toml_and_env(MINIMAL, env(&[])).unwrap();
+        assert_eq!(s.sessions.caps(), SizeCaps::default());
+        assert_eq!(
+            (s.sessions.max_message_chars, s.sessions.max_session_bytes),
+            (20_000, 1_000_000)
+        );
+        for (key, value) in [
+            ("GORGIAS_AGENT__SESSIONS__MAX_MESSAGE_CHARS", "10"),
+            ("GORGIAS_AGENT__SESSIONS__MAX_SESSION_BYTES", "159999"),
+        ] {
+            let err = Settings::from_toml_and_env(MINIMAL, env(&[(key, value)])).unwrap_err();
+            let name = key
+                .trim_start_matches("GORGIAS_AGENT__SESSIONS__")
+                .to_lowercase();
+            assert!(
+                err.to_string().contains(&format!("sessions.{name}")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -127,6 +127,7 @@ pub fn turn_context(
         orders: OrderLookup::new(&settings.orders, None, metrics.clone()),
         metrics,
         clock: Clock::System,
+        caps: settings.sessions.caps(),
     })
 }
 

@@ -352,3 +352,93 @@ async fn connections_beyond_server_max_connections_wait_until_one_is_closed() {
     .await
     .unwrap();
 }
+
+#[actix_web::test]
+async fn a_ticket_flooded_with_long_messages_keeps_a_bounded_session_and_answers_each_once() {
+    use crate::fake_openai::{FakeOpenAi, MODEL, MODEL_KEY};
+    let model = FakeOpenAi::start();
+    let app = TestApp::spawn_with(&[
+        ("server.max_body_bytes", "262144"),
+        ("sessions.max_message_chars", "5000"),
+        ("sessions.max_session_bytes", "40000"),
+        ("handoff.max_ai_replies", "100"),
+        ("brain.backend", "openai"),
+        ("brain.openai.base_url", model.base_url.as_str()),
+        ("brain.openai.api_key", MODEL_KEY),
+        ("brain.openai.model", MODEL),
+    ])
+    .await;
+    let ticket = 75;
+    let messages = 40u64;
+    for i in 0..messages {
+        // 40,000 characters each (the body carries them four times: about 160 KB).
+        let prefix = format!("where is my order, message {i} ");
+        let text = format!("{prefix}{}", "x".repeat(40_000 - prefix.len()));
+        let (status, body) = app.webhook(&customer_event(ticket, 7500 + i, &text)).await;
+        assert_eq!(
+            (status, body["outcome"].as_str()),
+            (200, Some("accepted")),
+            "{i}"
+        );
+        eventually("the message answered", WAIT, || {
+            app.gorgias.replies(ticket).len() == i as usize + 1
+        })
+        .await;
+    }
+    eventually("the ticket settles", WAIT, || {
+        app.store()
+            .load_session(ticket)
+            .ok()
+            .flatten()
+            .is_some_and(|s| !s.has_pending_work())
+    })
+    .await;
+    assert_eq!(
+        app.gorgias.replies(ticket).len(),
+        messages as usize,
+        "once each"
+    );
+
+    let session = app.store().load_session(ticket).unwrap().unwrap();
+    assert_eq!(
+        session.history.len(),
+        2 * messages as usize,
+        "no entry dropped"
+    );
+    assert!(
+        session.history_bytes() <= 40_000,
+        "{}",
+        session.history_bytes()
+    );
+    let stored = serde_json::to_vec(&session).unwrap().len();
+    assert!(stored < 70_000, "stored session of {stored} bytes");
+    println!(
+        "{messages} messages of 40,000 characters: stored session {stored} bytes, history text {} bytes",
+        session.history_bytes()
+    );
+    let newest = &session.history[session.history.len() - 2].text;
+    assert!(
+        newest.starts_with("where is my order, message 39 "),
+        "{newest:.40}"
+    );
+    assert!(
+        newest.ends_with("\n[… cut: 35000 characters]"),
+        "{}",
+        &newest[newest.len() - 40..]
+    );
+    assert!(
+        session.history[0].text.starts_with("[… cut: "),
+        "the oldest cut first"
+    );
+
+    // The model was shown the cut history, not 1.6 MB of it.
+    let last = model.decisions().pop().unwrap();
+    let shown: usize = last.messages().iter().map(|(_, c)| c.len()).sum();
+    assert!(shown < 60_000, "{shown} bytes shown to the model");
+    let (_, latest) = last.messages().pop().unwrap();
+    assert!(
+        latest.ends_with("[… cut: 35000 characters]"),
+        "{}",
+        &latest[latest.len() - 40..]
+    );
+}
