@@ -1,5 +1,7 @@
 //! Limits on what the outside can make the agent do or say: a malformed field's value is never
-//! echoed (answer or logs), ids that are not exact integers are refused rather than rounded.
+//! echoed (answer or logs), ids that are not exact integers are refused rather than rounded,
+//! weak tokens keep live mode from starting, 503s say nothing of the OS, a stalled body gets a
+//! 408, connections are capped, and a flooded session stays bounded.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
