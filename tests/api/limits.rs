@@ -3,70 +3,18 @@
 //! weak tokens keep live mode from starting, 503s say nothing of the OS, a stalled body gets a
 //! 408, connections are capped, and a flooded session stays bounded.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-/// A child process killed when dropped, even when the test fails.
-struct Agent(Child);
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[actix_web::test]
 async fn a_malformed_field_is_named_but_its_value_reaches_neither_the_answer_nor_the_logs() {
     let gorgias = crate::fake_gorgias::FakeGorgias::start();
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_test_config(dir.path(), &gorgias.base_url);
-    let bind = format!("127.0.0.1:{}", free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gorgias-agent"))
-        .arg("--config")
-        .arg(&config)
-        .env_remove("GORGIAS_AGENT_CONFIG")
-        .env_remove("RUST_LOG")
-        .env("GORGIAS_AGENT__SERVER__BIND", &bind)
-        .env("GORGIAS_AGENT__GORGIAS__MODE", "dry-run")
-        .env("GORGIAS_AGENT__LOG__FORMAT", "json")
-        .env("GORGIAS_AGENT__LOG__LEVEL", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the agent binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let _agent = Agent(child);
-    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    let sink = lines.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(line);
-        }
-    });
-    let client = awc::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .finish();
-    let address = format!("http://{bind}");
-    eventually_async("the agent to listen", WAIT, || {
-        let (client, address) = (&client, &address);
-        async move {
-            client
-                .get(format!("{address}/healthz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-        }
-    })
-    .await;
-
+    let agent = crate::logs::JsonLoggedAgent::start(&gorgias).await;
+    let (client, address, lines) = (&agent.client, &agent.address, &agent.lines);
     let email = "jane.doe-7731@example.com";
     let mut event = customer_event(71, 711, "where is my order");
     event["message"]["id"] = json!(email);
