@@ -256,6 +256,19 @@ async fn a_body_that_never_finishes_is_answered_408_and_its_connection_closed() 
     )
     .await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    // A route that never reads its body answers, and closes rather than wait for the rest.
+    for path in ["/healthz", "/admin/tickets/1/resume"] {
+        let (answer, _) = stalled_body(
+            &app,
+            path,
+            "Authorization: Bearer test-admin-token\r\n",
+            100,
+            "x",
+            Duration::from_secs(10),
+        )
+        .await;
+        assert!(answer.starts_with("HTTP/1.1 "), "{path}: {answer}");
+    }
     let (status, _, _) = app.get("/healthz", None).await;
     assert_eq!(status, 200);
     let (status, body) = app
