@@ -468,6 +468,7 @@ mod tests {
                 crate::metrics::Metrics::new(),
             ),
             clock: Default::default(),
+            caps: Default::default(),
         })
     }
 
