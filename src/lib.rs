@@ -4,11 +4,11 @@
 //! after it in the flow, and everything uses the pure [`domain`]):
 //! - [`http::webhook`] authenticates a Gorgias webhook, bounds and parses its body
 //!   ([`gorgias::webhook`]), and hands the event to [`intake`];
-//! - [`intake`] applies the [`intake::filter`] rules and the handed-off check, asks the [`dedup`]
-//!   actor, stores the event durably through [`store`] (group commit; one sled tree per concern,
-//!   sessions as a small head plus their history entries and decisions as keys of their own),
-//!   wakes the ticket, and returns a typed result the adapter maps to an answer (only after
-//!   the flush: 200);
+//! - [`intake`] applies the [`intake::filter`] rules and the handed-off check, admits through
+//!   the [`dedup`] window (shared with the HTTP workers, pruned by its actor), stores the event
+//!   durably through [`store`] (group commit; one sled tree per concern, sessions as a small
+//!   head plus their history entries and decisions as keys of their own), wakes the ticket, and
+//!   returns a typed result the adapter maps to an answer (only after the flush: 200);
 //! - the [`tickets::supervisor`] wakes the ticket's [`tickets::actor`], which runs one
 //!   [`tickets::turn`] at a time: new messages into the [`domain::session`], a decision from the
 //!   [`brain`] (after model-independent guardrails), the actions planned by [`domain::plan`] and

@@ -688,6 +688,14 @@ mod tests {
             max_in_flight: Rc::new(Cell::new(0)),
             delay: Duration::ZERO,
         });
+        let loading = process_cpu_secs();
+        for t in 0..n {
+            store.load_session(base + t).unwrap();
+        }
+        println!(
+            "  reading a session with {prior} entries: {:.1} us",
+            (process_cpu_secs() - loading) * 1e6 / n as f64
+        );
         let supervisor =
             TicketSupervisor::new(context(&store, brain), Duration::from_secs(600)).start();
         let started = process_cpu_secs();
