@@ -14,7 +14,8 @@
 //! - `ticket_index` `S` ++ ticket id → `TicketSummary`, and the console list's filter indexes
 //!   `R` ++ handoff reason ++ 0 ++ ticket id and `C` ++ channel ++ 0 ++ ticket id → ().
 //!
-//! - `meta`     the commit sequence, compared with the watermark on open (see [`watermark`]).
+//! - `meta`     the commit sequence and the counted trees' entry counts, stored with each commit and
+//!   compared with the watermark on open (see [`watermark`]).
 //!
 //! Awaiting a flush per request collapses sled under concurrency, so `commit` hands the writes to
 //! a committer thread that applies everything queued, flushes once, and answers the whole batch.
@@ -62,6 +63,14 @@ const REOPEN_LOCK_WAIT: Duration = Duration::from_secs(2);
 const WATERMARK_EVERY: Duration = Duration::from_millis(100);
 /// Key of the commit sequence in the `meta` tree.
 const SEQ_KEY: &[u8] = b"commit_seq";
+/// Key of the counted trees' entry counts in `meta`, stored with each commit's sequence.
+const COUNTS_KEY: &[u8] = b"tree_counts";
+/// Opening walks a counted tree to count it (which also reads every record, so damage shows)
+/// unless the count stored with the last commit says it holds more than this: a walk costs
+/// about 2 µs an entry, and a million sessions must not keep the agent from being ready for
+/// seconds. A store that lost part of so large a tree at its last commit's sequence then shows
+/// it when the lost records are read, not at open (a store behind its sequence still does).
+const WALK_LIMIT: u64 = 100_000;
 
 /// How the store behaves under load and faults; `Default` is what [`Store::open`] uses.
 #[derive(Debug, Clone)]
@@ -609,7 +618,27 @@ fn drain<I: Iterator<Item = sled::Result<(IVec, IVec)>>>(
     (items, None)
 }
 
-/// Opens the database at `path`, counts its trees and compares it with its watermark.
+fn encode_counts(trees: &Trees) -> Vec<u8> {
+    trees
+        .counts
+        .iter()
+        .flat_map(|c| c.load(Ordering::Relaxed).to_be_bytes())
+        .collect()
+}
+
+fn decode_counts(bytes: &[u8]) -> Option<[u64; 5]> {
+    let mut counts = [0u64; 5];
+    if bytes.len() != counts.len() * 8 {
+        return None;
+    }
+    for (count, chunk) in counts.iter_mut().zip(bytes.chunks_exact(8)) {
+        *count = u64::from_be_bytes(chunk.try_into().ok()?);
+    }
+    Some(counts)
+}
+
+/// Opens the database at `path`, counts its trees (see [`WALK_LIMIT`]) and compares it with
+/// its watermark.
 fn open_trees(path: &Path, options: &StoreOptions) -> Result<Trees, StoreError> {
     let open_err = |reason: String| StoreError::Open {
         path: path.display().to_string(),
@@ -680,7 +709,16 @@ fn open_trees(path: &Path, options: &StoreOptions) -> Result<Trees, StoreError> 
         Ok(Err(e)) => return Err(open_err(e.to_string())),
         Err(e) => damage.push(format!("meta: {e}")),
     }
+    let stored_counts = match guarded(|| trees.meta.get(COUNTS_KEY)) {
+        Ok(Ok(Some(v))) => decode_counts(&v),
+        _ => None,
+    };
     for name in TreeName::ALL {
+        let stored = stored_counts.map(|c| c[name.index()]);
+        if let Some(count) = stored.filter(|&c| c > WALK_LIMIT) {
+            trees.counts[name.index()] = AtomicU64::new(count);
+            continue;
+        }
         let mut n = 0u64;
         for item in guard(trees.tree(name).iter()) {
             match item {
@@ -1400,6 +1438,7 @@ impl Committer {
     fn make_durable(&mut self, trees: &Trees, batch: &[CommitJob]) -> Result<(), StoreError> {
         let seq = trees.seq.load(Ordering::Relaxed) + 1;
         guarded(|| trees.meta.insert(SEQ_KEY, &seq.to_be_bytes()))??;
+        guarded(|| trees.meta.insert(COUNTS_KEY, encode_counts(trees)))??;
         self.shared.faults.wait_while_stalled();
         if self.shared.durable {
             if let Some(e) = self.shared.faults.flush_error() {
@@ -1686,6 +1725,69 @@ mod tests {
             index_writes(&Write::summary_put(&handed_off, Some(&later))),
             3
         );
+    }
+
+    #[actix::test]
+    async fn opening_trusts_the_stored_count_of_a_large_tree_and_walks_a_small_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let claim = |store: &Store, sessions: u64| {
+            let trees = store.trees().unwrap();
+            let mut counts = decode_counts(&trees.meta.get(COUNTS_KEY).unwrap().unwrap()).unwrap();
+            counts[TreeName::Sessions.index()] = sessions;
+            let bytes: Vec<u8> = counts.iter().flat_map(|c| c.to_be_bytes()).collect();
+            trees.meta.insert(COUNTS_KEY, bytes).unwrap();
+        };
+        {
+            let store = Store::open(&path).unwrap();
+            for t in 0..10 {
+                let s = long_session(t, 1);
+                store.commit(Write::session_put(s.change())).await.unwrap();
+            }
+            claim(&store, WALK_LIMIT + 5);
+        }
+        // Not walked: the count stored with the last commit stands.
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.session_count() as u64, WALK_LIMIT + 5);
+        claim(&store, 3);
+        drop(store);
+        // (The watermark now expects the claimed count; it is not what this looks at.)
+        std::fs::remove_file(path.join(watermark::FILE)).unwrap();
+        // Small enough to walk: the walk finds what is there.
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.session_count(), 10);
+    }
+
+    /// Not a check: a measurement of what opening costs (counting the trees the watermark
+    /// counts) with many stored sessions, run with `SESSIONS=1000000 cargo test --release --lib
+    /// opening_a_store_of_many_sessions -- --ignored --nocapture`.
+    #[ignore]
+    #[actix::test]
+    async fn opening_a_store_of_many_sessions() {
+        let n: u64 = std::env::var("SESSIONS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100_000);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let store = Store::open(&path).unwrap();
+        for batch in (0..n).collect::<Vec<_>>().chunks(20_000) {
+            let writes = batch
+                .iter()
+                .flat_map(|&t| Write::session_put(long_session(t, 1).change()))
+                .collect();
+            store.commit(writes).await.unwrap();
+        }
+        drop(store);
+        for _ in 0..2 {
+            let started = Instant::now();
+            let store = Store::open(&path).unwrap();
+            println!(
+                "opened {} sessions in {:.0} ms",
+                store.session_count(),
+                started.elapsed().as_secs_f64() * 1e3
+            );
+        }
     }
 
     #[actix::test]
