@@ -107,6 +107,18 @@ pub fn write_test_config(dir: &Path, gorgias_url: &str) -> PathBuf {
     path
 }
 
+/// [`write_test_config`] with the server bound to `port` on loopback, for a child process whose
+/// address the test must know (a port from [`crate::free_port`]).
+pub fn write_test_config_on(dir: &Path, gorgias_url: &str, port: u16) -> PathBuf {
+    let text = config_toml(gorgias_url, &dir.join("store")).replace(
+        "bind = \"127.0.0.1:0\"",
+        &format!("bind = \"127.0.0.1:{port}\""),
+    );
+    let path = dir.join("config.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
 /// Overrides that select the openai brain pointed at `model` (callers add timeouts, retries).
 pub fn openai_brain(model: &FakeOpenAi) -> Vec<(&'static str, &str)> {
     vec![
@@ -133,5 +145,10 @@ mod tests {
         assert_eq!(s.gorgias.base_url, "http://127.0.0.1:9");
         assert_eq!(s.gorgias.ai_user_id, AI_USER);
         assert_eq!(s.gorgias.mode, gorgias_agent::domain::plan::Mode::DryRun);
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_test_config_on(dir.path(), "http://127.0.0.1:9", 4321);
+        let s = settings_from_toml(&std::fs::read_to_string(path).unwrap(), &[]);
+        assert_eq!(s.server.bind, "127.0.0.1:4321");
     }
 }

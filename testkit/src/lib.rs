@@ -24,8 +24,8 @@ pub mod poll;
 pub use app::{free_port, init_logs, start_agent, stop_agent, TestApp};
 pub use builders::{customer_event, customer_event_from, on_channel};
 pub use config::{
-    config_toml, openai_brain, settings, settings_from_toml, write_test_config, ADMIN, AI_USER,
-    TOKEN,
+    config_toml, openai_brain, settings, settings_from_toml, write_test_config,
+    write_test_config_on, ADMIN, AI_USER, TOKEN,
 };
 pub use fixtures::MAIN_FIXTURE;
 pub use poll::{eventually, eventually_async, WAIT};

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::fake_gorgias::{FakeGorgias, API_EMAIL, API_KEY};
+use crate::fake_gorgias::FakeGorgias;
 use crate::helpers::*;
 
 /// The agent binary running as a child process on its own port and storage.
@@ -16,51 +16,7 @@ struct Agent {
 }
 
 fn write_config(dir: &Path, port: u16, gorgias: &FakeGorgias) -> PathBuf {
-    let config = format!(
-        r#"
-[server]
-bind = "127.0.0.1:{port}"
-webhook_token = "{TOKEN}"
-
-[storage]
-path = "{storage}"
-
-[gorgias]
-mode = "live"
-base_url = "{base}"
-api_email = "{API_EMAIL}"
-api_key = "{API_KEY}"
-ai_user_id = {AI_USER}
-request_timeout_secs = 1
-requests_per_window = 100000
-window_secs = 1
-retry_initial_ms = 20
-retry_max_ms = 200
-
-[handoff]
-user_id = 42
-team_id = 77
-internal_note = true
-
-[[autopilot.topics]]
-name = "order-status"
-keywords = ["where is my order"]
-answer = "It ships within 2 business days."
-
-[[autopilot.topics]]
-name = "refunds"
-keywords = ["refund"]
-action = "skip"
-
-[log]
-level = "warn"
-"#,
-        storage = dir.join("store").display().to_string().replace('\\', "/"),
-        base = gorgias.base_url,
-    );
-    let path = dir.join("config.toml");
-    std::fs::write(&path, config).unwrap();
-    path
+    write_test_config_on(dir, &gorgias.base_url, port)
 }
 
 impl Agent {

@@ -6,14 +6,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-const ADMIN: &str = "test-admin-token";
 const JANE: &str = "jane@customer.example";
-
-/// The main fixture written by another customer.
-fn event_from(email: &str, ticket_id: u64, message_id: u64, text: &str) -> Value {
-    let text_json = customer_event(ticket_id, message_id, text).to_string();
-    serde_json::from_str(&text_json.replace(JANE, email)).unwrap()
-}
 
 async fn erase(app: &TestApp, email: &str, bearer: Option<&str>) -> (u16, Value) {
     let mut req = awc::Client::new().delete(format!(
@@ -43,7 +36,7 @@ async fn erasing_a_customer_deletes_their_sessions_and_owed_actions_and_nothing_
     let mut app = TestApp::spawn().await;
     app.webhook(&customer_event(501, 5011, "Hi, where is my order?"))
         .await;
-    app.webhook(&event_from(
+    app.webhook(&customer_event_from(
         "bob@other.example",
         502,
         5021,
@@ -84,7 +77,7 @@ async fn erasing_a_customer_deletes_their_sessions_and_owed_actions_and_nothing_
 
     // Gorgias heals: another ticket is answered, the erased one's owed reply never goes out.
     app.gorgias.heal();
-    app.webhook(&event_from(
+    app.webhook(&customer_event_from(
         "bob@other.example",
         504,
         5041,
@@ -101,7 +94,7 @@ async fn erasing_a_customer_deletes_their_sessions_and_owed_actions_and_nothing_
     );
 
     app.restart().await;
-    app.webhook(&event_from(
+    app.webhook(&customer_event_from(
         "bob@other.example",
         505,
         5051,
