@@ -10,9 +10,14 @@
 //!   actors stopped, and per live ticket actor (each in a child process, for a clean baseline);
 //! - `restart`: process start to a 200 on `/readyz` with 1,000,000 stored sessions (child);
 //! - `console`: the operator console's overview, `/admin/stats` and ticket list with 1,000,000
-//!   stored sessions, their summaries, and 90 days of hourly counters.
+//!   stored sessions, their summaries, and 90 days of hourly counters;
+//! - `history`: agent CPU per message on a ticket already holding 50 history entries against
+//!   one on a new ticket;
+//! - `retention`: intake latency while a retention pass deletes 100,000 old idle sessions
+//!   against none, and disk use after many tickets with retention on and off (not in the
+//!   default list: name it in `--parts`).
 //!
-//! `cargo bench --bench load` runs everything; `cargo bench --bench load -- --help` lists the
+//! `cargo bench --bench load` runs every part but `retention`; `cargo bench --bench load -- --help` lists the
 //! flags, e.g. `-- --parts intake,floor --secs 5`. The load generator is a raw HTTP/1.1
 //! keep-alive client on its own thread (a current-thread tokio runtime), so it never shares the
 //! agent's arbiter; its CPU use is printed next to each result.
@@ -27,10 +32,12 @@ mod console;
 mod cpu;
 mod e2e;
 mod floor;
+mod history;
 mod intake;
 mod memory;
 mod report;
 mod restart;
+mod retention;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -40,7 +47,21 @@ use serde_json::{json, Value};
 use crate::cpu::today;
 use crate::report::{check_targets, get_f, print_table, round};
 
-const ALL_PARTS: [&str; 6] = ["floor", "intake", "e2e", "memory", "restart", "console"];
+const ALL_PARTS: [&str; 8] = [
+    "floor",
+    "intake",
+    "e2e",
+    "memory",
+    "restart",
+    "console",
+    "history",
+    "retention",
+];
+/// What runs without `--parts`: `retention` seeds and sweeps 100,000 sessions and answers its
+/// tickets twice over, which would lengthen the full run for figures that rarely move.
+const DEFAULT_PARTS: [&str; 7] = [
+    "floor", "intake", "e2e", "memory", "restart", "console", "history",
+];
 /// Prefix of the one result line a child process prints.
 const CHILD_JSON: &str = "CHILD-JSON ";
 
@@ -58,6 +79,12 @@ struct Args {
     e2e_secs: f64,
     tickets: u64,
     sessions: u64,
+    /// Messages of each kind (new ticket, long ticket) in the history part.
+    history_tickets: u64,
+    /// Old idle sessions the retention part's pass deletes under load.
+    sweep_sessions: u64,
+    /// Tickets answered for each disk figure of the retention part.
+    retention_tickets: u64,
     json_out: Option<PathBuf>,
     child: Option<String>,
     storage: Option<PathBuf>,
@@ -66,7 +93,7 @@ struct Args {
 impl Default for Args {
     fn default() -> Self {
         Args {
-            parts: ALL_PARTS.iter().map(|s| s.to_string()).collect(),
+            parts: DEFAULT_PARTS.iter().map(|s| s.to_string()).collect(),
             secs: 5.0,
             warmup: 1.0,
             conns: vec![32, 256],
@@ -76,6 +103,9 @@ impl Default for Args {
             e2e_secs: 10.0,
             tickets: 100_000,
             sessions: 1_000_000,
+            history_tickets: 10_000,
+            sweep_sessions: 100_000,
+            retention_tickets: 20_000,
             json_out: None,
             child: None,
             storage: None,
@@ -85,7 +115,8 @@ impl Default for Args {
 
 const USAGE: &str = "\
 cargo bench --bench load [-- FLAGS]
-  --parts LIST          floor,intake,e2e,memory,restart,console (default: all)
+  --parts LIST          floor,intake,e2e,memory,restart,console,history,retention
+                        (default: all but retention)
   --secs S              measured seconds per closed-loop phase (default 5)
   --warmup S            unmeasured seconds before each phase (default 1)
   --conns LIST          concurrent connections (default 32,256)
@@ -95,6 +126,9 @@ cargo bench --bench load [-- FLAGS]
   --e2e-secs S          end-to-end duration (default 10)
   --tickets N           tickets touched by the memory part (default 100000)
   --sessions N          stored sessions for the restart and console parts (default 1000000)
+  --history-tickets N   messages to new and to 50-entry tickets, each (default 10000)
+  --sweep-sessions N    old idle sessions the retention pass deletes under load (default 100000)
+  --retention-tickets N tickets answered for each retention disk figure (default 20000)
   --json PATH           also write the JSON report to PATH";
 
 fn parse_args() -> Args {
@@ -149,6 +183,9 @@ fn parse_args() -> Args {
             "--e2e-secs" => args.e2e_secs = num(value()),
             "--tickets" => args.tickets = num(value()) as u64,
             "--sessions" => args.sessions = num(value()) as u64,
+            "--history-tickets" => args.history_tickets = num(value()) as u64,
+            "--sweep-sessions" => args.sweep_sessions = num(value()) as u64,
+            "--retention-tickets" => args.retention_tickets = num(value()) as u64,
             "--json" => args.json_out = Some(PathBuf::from(value())),
             "--child" => args.child = Some(value()),
             "--storage" => args.storage = Some(PathBuf::from(value())),
@@ -258,6 +295,15 @@ fn main() {
     if wants("console") {
         eprintln!("console ...");
         report["console"] = in_system(|dir| async move { console::part_console(args, &dir).await });
+    }
+    if wants("history") {
+        eprintln!("history ...");
+        report["history"] = in_system(|dir| async move { history::part_history(args, &dir).await });
+    }
+    if wants("retention") {
+        eprintln!("retention ...");
+        report["retention"] =
+            in_system(|dir| async move { retention::part_retention(args, &dir).await });
     }
     report["targets"] = Value::Array(check_targets(&report, args));
     report["bench_secs"] = json!(round(bench_start.elapsed().as_secs_f64(), 1));

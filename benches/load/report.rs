@@ -192,6 +192,45 @@ pub fn print_table(report: &Value, args: &Args) {
             r["child"]["full_session_scan_ms"],
         );
     }
+    let h = &report["history"];
+    if !h.is_null() {
+        println!(
+            "history, {} messages each at {} conns ({}): agent CPU per message on a {}-entry ticket {} µs ({} req/s) vs a new ticket {} µs ({} req/s) = {}",
+            h["new_ticket"]["messages"],
+            h["conns"],
+            h["intake_mode"].as_str().unwrap_or(""),
+            h["entries"],
+            h["long_ticket"]["agent_cpu_us_per_message"],
+            h["long_ticket"]["rps"],
+            h["new_ticket"]["agent_cpu_us_per_message"],
+            h["new_ticket"]["rps"],
+            h["ratio_cpu_long_to_new"],
+        );
+    }
+    let t = &report["retention"];
+    if !t.is_null() {
+        let (s, d) = (&t["sweep"], &t["disk"]);
+        let mb = |v: &Value| {
+            v.as_f64()
+                .map_or("-".into(), |b| format!("{:.1} MB", b / 1_000_000.0))
+        };
+        println!(
+            "retention: webhook at {} msg/s p50 {} ms, p99 {} ms with no pass; p50 {} ms, p99 {} ms while a pass deleted {} old sessions in {} s ({} requests in it); disk after {} tickets: {} with retention ({} sessions left) vs {} without ({} sessions)",
+            s["offered_rate"],
+            fmt_ms(s["without_sweep"]["p50_ms"].as_f64()),
+            fmt_ms(s["without_sweep"]["p99_ms"].as_f64()),
+            fmt_ms(s["during_sweep"]["p50_ms"].as_f64()),
+            fmt_ms(s["during_sweep"]["p99_ms"].as_f64()),
+            s["sweep_deleted"],
+            s["sweep_secs"],
+            s["during_sweep"]["requests"],
+            d["retention_on"]["tickets"],
+            mb(&d["retention_on"]["sled_bytes_on_disk"]),
+            d["retention_on"]["sessions_stored"],
+            mb(&d["retention_off"]["sled_bytes_on_disk"]),
+            d["retention_off"]["sessions_stored"],
+        );
+    }
     if let Some(targets) = report["targets"].as_array() {
         println!();
         println!("| target | measured | met |");
@@ -286,6 +325,26 @@ pub fn check_targets(report: &Value, args: &Args) -> Vec<Value> {
             format!("ready ≤ 1 s with {} stored sessions", args.sessions),
             format!("{ms:.0} ms"),
             ms <= 1000.0,
+        );
+    }
+    if let Some(ratio) = get_f(report, &["history", "ratio_cpu_long_to_new"]) {
+        let entries = get_f(report, &["history", "entries"]).unwrap_or(f64::NAN);
+        add(
+            format!("message on a {entries}-entry ticket ≤ 1.2 × one on a new ticket"),
+            format!(
+                "{:.1} vs {:.1} µs agent CPU = {ratio:.2}",
+                get_f(
+                    report,
+                    &["history", "long_ticket", "agent_cpu_us_per_message"]
+                )
+                .unwrap_or(f64::NAN),
+                get_f(
+                    report,
+                    &["history", "new_ticket", "agent_cpu_us_per_message"]
+                )
+                .unwrap_or(f64::NAN),
+            ),
+            ratio <= 1.2,
         );
     }
     out
