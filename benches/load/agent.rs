@@ -9,7 +9,8 @@ use gorgias_agent::config::Settings;
 use gorgias_agent::server::Running;
 use gorgias_agent::store::Store;
 use gorgias_agent::tickets::supervisor::LiveActors;
-use gorgias_agent_testkit::settings;
+use gorgias_agent_testkit::lean_gorgias::LeanGorgias;
+use gorgias_agent_testkit::{settings, start_agent, stop_agent};
 use serde_json::Value;
 
 use crate::CHILD_JSON;
@@ -28,6 +29,24 @@ pub fn agent_settings(storage: &Path, mode: &str, gorgias_url: &str, idle_secs: 
             ("gorgias.request_timeout_secs", "5"),
         ],
     )
+}
+
+/// A lean fake Gorgias (`record`: it keeps each post's arrival) and the agent against it, in
+/// `mode`, storage at `path`.
+pub async fn start_with_fake(
+    path: &Path,
+    mode: &str,
+    idle_secs: u64,
+    record: bool,
+) -> (LeanGorgias, Running) {
+    let fake = LeanGorgias::start(record);
+    let running = start_agent(agent_settings(path, mode, &fake.base_url, idle_secs)).await;
+    (fake, running)
+}
+
+pub async fn stop_with_fake(fake: LeanGorgias, running: Running) {
+    stop_agent(running).await;
+    fake.stop().await;
 }
 
 /// Waits until no ticket has stored work left (every accepted message answered).

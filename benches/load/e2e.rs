@@ -5,19 +5,15 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use gorgias_agent_testkit::lean_gorgias::LeanGorgias;
-use gorgias_agent_testkit::{start_agent, stop_agent};
 use serde_json::{json, Value};
 
-use crate::agent::{agent_settings, drained};
+use crate::agent::{drained, start_with_fake, stop_with_fake};
 use crate::client::{open_loop, ticket_of, Sent};
 use crate::report::{percentile, round};
 use crate::Args;
 
 pub async fn part_e2e(args: &Args, dir: &Path) -> Value {
-    let fake = LeanGorgias::start(true);
-    let settings = agent_settings(&dir.join("agent.sled"), "live", &fake.base_url, 300);
-    let running = start_agent(settings).await;
+    let (fake, running) = start_with_fake(&dir.join("agent.sled"), "live", 300, true).await;
     // A short warm-up (connections to the fake, first sled pages), not measured.
     let _ = open_loop(running.addr, args.rate, 1.0, 16).await;
     drained(&running.store, Duration::from_secs(30)).await;
@@ -85,7 +81,6 @@ pub async fn part_e2e(args: &Args, dir: &Path) -> Value {
             .collect::<Vec<_>>(),
     });
     eprintln!("  e2e: {out}");
-    stop_agent(running).await;
-    fake.stop().await;
+    stop_with_fake(fake, running).await;
     out
 }

@@ -10,11 +10,9 @@ use std::time::{Duration, Instant};
 use gorgias_agent::server::Running;
 use gorgias_agent::time::now_secs;
 use gorgias_agent_testkit::builders::{put_sessions, session_with_history};
-use gorgias_agent_testkit::lean_gorgias::LeanGorgias;
-use gorgias_agent_testkit::{start_agent, stop_agent};
 use serde_json::{json, Value};
 
-use crate::agent::{agent_settings, drained};
+use crate::agent::{drained, start_with_fake, stop_with_fake};
 use crate::client::{closed_loop, ticket_of, ClosedLoop, NEXT_ID};
 use crate::cpu::{cpu_by_thread, cpu_delta_by_role};
 use crate::report::round;
@@ -102,14 +100,8 @@ fn summary(runs: &[Run]) -> Value {
 }
 
 pub async fn part_history(args: &Args, dir: &Path) -> Value {
-    let fake = LeanGorgias::start(false);
-    let settings = agent_settings(
-        &dir.join("agent.sled"),
-        &args.intake_mode,
-        &fake.base_url,
-        300,
-    );
-    let running = start_agent(settings).await;
+    let (fake, running) =
+        start_with_fake(&dir.join("agent.sled"), &args.intake_mode, 300, false).await;
     let conns = args.conns.first().copied().unwrap_or(32);
     let per_round = (args.history_tickets / ROUNDS as u64).max(1);
     // Warm-up: connections, first sled pages, allocator arenas.
@@ -135,7 +127,6 @@ pub async fn part_history(args: &Args, dir: &Path) -> Value {
         "ratio_cpu_long_to_new": round(ratio, 2),
     });
     eprintln!("  history: {out}");
-    stop_agent(running).await;
-    fake.stop().await;
+    stop_with_fake(fake, running).await;
     out
 }

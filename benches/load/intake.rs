@@ -4,24 +4,16 @@
 use std::path::Path;
 use std::time::Duration;
 
-use gorgias_agent_testkit::lean_gorgias::LeanGorgias;
-use gorgias_agent_testkit::{start_agent, stop_agent};
 use serde_json::{json, Value};
 
-use crate::agent::{agent_settings, drained, live_actors};
+use crate::agent::{drained, live_actors, start_with_fake, stop_with_fake};
 use crate::client::{closed_loop, ClosedLoop};
 use crate::report::round;
 use crate::Args;
 
 pub async fn part_intake(args: &Args, dir: &Path) -> Value {
-    let fake = LeanGorgias::start(false);
-    let settings = agent_settings(
-        &dir.join("agent.sled"),
-        &args.intake_mode,
-        &fake.base_url,
-        300,
-    );
-    let running = start_agent(settings).await;
+    let (fake, running) =
+        start_with_fake(&dir.join("agent.sled"), &args.intake_mode, 300, false).await;
     let mut out = serde_json::Map::new();
     for &conns in &args.conns {
         let r = closed_loop(ClosedLoop {
@@ -50,7 +42,6 @@ pub async fn part_intake(args: &Args, dir: &Path) -> Value {
         );
         out.insert(conns.to_string(), j);
     }
-    stop_agent(running).await;
-    fake.stop().await;
+    stop_with_fake(fake, running).await;
     Value::Object(out)
 }

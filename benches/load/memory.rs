@@ -4,11 +4,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use gorgias_agent_testkit::lean_gorgias::LeanGorgias;
-use gorgias_agent_testkit::{eventually, start_agent, stop_agent};
+use gorgias_agent_testkit::eventually;
 use serde_json::{json, Value};
 
-use crate::agent::{agent_settings, all_idle, drained, live_actors, run_child};
+use crate::agent::{all_idle, drained, live_actors, run_child, start_with_fake, stop_with_fake};
 use crate::client::{closed_loop, ClosedLoop};
 use crate::cpu::{dir_size, rss_bytes};
 use crate::report::round;
@@ -17,10 +16,8 @@ use crate::Args;
 /// In a child: touches `tickets` new tickets, lets them be answered, then either waits for the
 /// idle actors to stop (`idle`) or keeps them live, and reports resident memory.
 pub async fn child_memory(args: &Args, idle: bool, dir: &Path) -> Value {
-    let fake = LeanGorgias::start(false);
     let idle_secs = if idle { 1 } else { 3600 };
-    let settings = agent_settings(&dir.join("agent.sled"), "live", &fake.base_url, idle_secs);
-    let running = start_agent(settings).await;
+    let (fake, running) = start_with_fake(&dir.join("agent.sled"), "live", idle_secs, false).await;
     let touch = |n: u64| ClosedLoop::counted(running.addr, 32, n);
     let posts = || fake.posts();
     // Warm-up: pools, first sled pages, allocator arenas.
@@ -85,8 +82,7 @@ pub async fn child_memory(args: &Args, idle: bool, dir: &Path) -> Value {
         "rounds": rounds,
         "sled_bytes_on_disk": dir_size(dir),
     });
-    stop_agent(running).await;
-    fake.stop().await;
+    stop_with_fake(fake, running).await;
     out
 }
 

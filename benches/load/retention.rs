@@ -13,11 +13,9 @@ use std::time::{Duration, Instant};
 use gorgias_agent::tickets::supervisor::RetentionPass;
 use gorgias_agent::time::now_secs;
 use gorgias_agent_testkit::builders::{answered_session, put_sessions};
-use gorgias_agent_testkit::lean_gorgias::LeanGorgias;
-use gorgias_agent_testkit::{start_agent, stop_agent};
 use serde_json::{json, Value};
 
-use crate::agent::{agent_settings, all_idle, drained, live_actors};
+use crate::agent::{all_idle, drained, live_actors, start_with_fake, stop_with_fake};
 use crate::client::{closed_loop, open_loop, ClosedLoop, Sent};
 use crate::cpu::dir_size;
 use crate::report::{percentile, round};
@@ -48,9 +46,7 @@ fn latency(sent: &[Sent], from: Instant, to: Instant) -> Value {
 
 /// (a): the same offered rate without a pass, then with one deleting `args.sweep_sessions`.
 async fn during_sweep(args: &Args, dir: &Path) -> Value {
-    let fake = LeanGorgias::start(false);
-    let settings = agent_settings(&dir.join("sweep.sled"), "live", &fake.base_url, 300);
-    let running = start_agent(settings).await;
+    let (fake, running) = start_with_fake(&dir.join("sweep.sled"), "live", 300, false).await;
     let old = now_secs() - 2 * WINDOW;
     let seeding = Instant::now();
     // Below the load's ticket numbers: the pass reaches them first.
@@ -107,17 +103,15 @@ async fn during_sweep(args: &Args, dir: &Path) -> Value {
         "sweep_ended_before_the_load": last_send.is_some_and(|l| to <= l),
         "sessions_left": running.store.session_count(),
     });
-    stop_agent(running).await;
-    fake.stop().await;
+    stop_with_fake(fake, running).await;
     out
 }
 
 /// (b): `tickets` new tickets answered in rounds; with `retention`, after each round (once
 /// its actors went idle) a pass as if a retention period had passed. Disk use once stopped.
 async fn disk_after(tickets: u64, retention: bool, dir: &Path) -> Value {
-    let fake = LeanGorgias::start(false);
     let path = dir.join(if retention { "on.sled" } else { "off.sled" });
-    let running = start_agent(agent_settings(&path, "live", &fake.base_url, 1)).await;
+    let (fake, running) = start_with_fake(&path, "live", 1, false).await;
     let mut deleted = 0;
     for _ in 0..ROUNDS {
         closed_loop(ClosedLoop::counted(running.addr, 32, tickets / ROUNDS)).await;
@@ -141,8 +135,7 @@ async fn disk_after(tickets: u64, retention: bool, dir: &Path) -> Value {
         }
     }
     let sessions = running.store.session_count();
-    stop_agent(running).await;
-    fake.stop().await;
+    stop_with_fake(fake, running).await;
     json!({
         "tickets": tickets / ROUNDS * ROUNDS,
         "sessions_stored": sessions,

@@ -149,8 +149,34 @@ impl TestApp {
         )
     }
 
+    /// `GET path` with an optional bearer token: status, JSON body (`Null` if none) and text.
     pub async fn get(&self, path: &str, bearer: Option<&str>) -> (u16, Value, String) {
-        let mut req = self.client.get(format!("{}{path}", self.address));
+        self.call(self.client.get(format!("{}{path}", self.address)), bearer)
+            .await
+    }
+
+    pub async fn post(&self, path: &str, bearer: Option<&str>) -> (u16, Value) {
+        let (status, body, _) = self
+            .call(self.client.post(format!("{}{path}", self.address)), bearer)
+            .await;
+        (status, body)
+    }
+
+    pub async fn delete(&self, path: &str, bearer: Option<&str>) -> (u16, Value) {
+        let (status, body, _) = self
+            .call(
+                self.client.delete(format!("{}{path}", self.address)),
+                bearer,
+            )
+            .await;
+        (status, body)
+    }
+
+    async fn call(
+        &self,
+        mut req: awc::ClientRequest,
+        bearer: Option<&str>,
+    ) -> (u16, Value, String) {
         if let Some(token) = bearer {
             req = req.insert_header(("Authorization", format!("Bearer {token}")));
         }
@@ -162,20 +188,6 @@ impl TestApp {
             status,
             serde_json::from_slice(&bytes).unwrap_or(Value::Null),
             text,
-        )
-    }
-
-    pub async fn post(&self, path: &str, bearer: Option<&str>) -> (u16, Value) {
-        let mut req = self.client.post(format!("{}{path}", self.address));
-        if let Some(token) = bearer {
-            req = req.insert_header(("Authorization", format!("Bearer {token}")));
-        }
-        let mut resp = req.send().await.expect("request");
-        let status = resp.status().as_u16();
-        let bytes = resp.body().limit(8 << 20).await.unwrap();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
         )
     }
 }

@@ -20,6 +20,7 @@ pub mod fake_openai;
 pub mod fixtures;
 pub mod lean_gorgias;
 pub mod poll;
+mod serve;
 
 pub use app::{free_port, init_logs, start_agent, stop_agent, TestApp};
 pub use builders::{customer_event, customer_event_from, on_channel};

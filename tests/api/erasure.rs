@@ -9,18 +9,8 @@ use crate::helpers::*;
 const JANE: &str = "jane@customer.example";
 
 async fn erase(app: &TestApp, email: &str, bearer: Option<&str>) -> (u16, Value) {
-    let mut req = awc::Client::new().delete(format!(
-        "{}/admin/customers?email={}",
-        app.address,
-        email.replace('@', "%40")
-    ));
-    if let Some(token) = bearer {
-        req = req.insert_header(("Authorization", format!("Bearer {token}")));
-    }
-    let mut resp = req.send().await.expect("request");
-    let status = resp.status().as_u16();
-    let body = resp.body().await.unwrap();
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    let path = format!("/admin/customers?email={}", email.replace('@', "%40"));
+    app.delete(&path, bearer).await
 }
 
 fn stored(app: &TestApp, ticket_id: u64) -> bool {
