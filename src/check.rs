@@ -24,6 +24,10 @@ impl<W: Write> Checklist<'_, W> {
     fn skip(&mut self, what: &str) {
         let _ = writeln!(self.out, "[skip] {what}");
     }
+    /// Allowed, but not for going live; does not fail the check.
+    fn warn(&mut self, what: &str) {
+        let _ = writeln!(self.out, "[warn] {what}");
+    }
 }
 
 /// Runs the checks; `true` when all pass.
@@ -35,6 +39,9 @@ pub async fn run<W: Write>(settings: &Settings, out: &mut W) -> bool {
         settings.brain.backend.as_str(),
         settings.autopilot.topics.len()
     ));
+    for warning in settings.warnings() {
+        list.warn(&warning);
+    }
     lifecycle(&mut list, settings);
     if settings.gorgias.mode == Mode::DryRun {
         list.skip("Gorgias credentials, AI user, handoff user and team: dry-run mode makes no Gorgias calls (set gorgias.mode to \"shadow\" or \"live\" to check them)");

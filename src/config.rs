@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::domain::caps::SizeCaps;
 use crate::domain::hours::{BusinessHours, BusinessHoursSettings, HoursError};
 pub use crate::domain::plan::Mode;
 use crate::domain::plan::{HandoffRules, Planner, ReplyRules};
@@ -15,6 +16,13 @@ use crate::domain::tags::{HandoffTags, ReplyTags, TagError};
 
 /// Prefix of the environment variables that override config keys.
 pub const ENV_PREFIX: &str = "GORGIAS_AGENT";
+
+/// The webhook token of the shipped `config.toml`: public, so it protects nothing once the agent
+/// talks to a real Gorgias.
+pub const PUBLIC_DEV_TOKEN: &str = "dev-webhook-token";
+/// The shortest token live and shadow mode accept (a guessable secret lets anyone post as
+/// Gorgias, or read every conversation through the admin API).
+pub const MIN_TOKEN_CHARS: usize = 16;
 
 /// Why a configuration could not be used; printed as one line before exiting with code 2.
 #[derive(Debug, thiserror::Error)]
@@ -167,6 +175,12 @@ pub struct ServerSettings {
     pub max_body_bytes: usize,
     /// How long a console sign-in lasts (its cookie's expiry).
     pub console_session_secs: u64,
+    /// A request body not fully received this long after its headers is answered 408 and its
+    /// connection closed (a stalled client would otherwise hold the connection for ever).
+    pub body_read_timeout_ms: u64,
+    /// Connections served at once, all workers together; beyond it new connections wait in
+    /// the listen backlog (each one is a file descriptor).
+    pub max_connections: usize,
 }
 
 impl Default for ServerSettings {
@@ -177,6 +191,8 @@ impl Default for ServerSettings {
             admin_token: Secret::default(),
             max_body_bytes: 1024 * 1024,
             console_session_secs: 12 * 3600,
+            body_read_timeout_ms: 5000,
+            max_connections: 10_000,
         }
     }
 }
@@ -184,6 +200,42 @@ impl Default for ServerSettings {
 impl ServerSettings {
     pub fn console_session(&self) -> Duration {
         Duration::from_secs(self.console_session_secs)
+    }
+
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_read_timeout_ms)
+    }
+
+    /// `(workers, connections per worker)` for `max_connections` over `available` worker
+    /// threads: actix-web caps connections per worker, so the total is split, never exceeded
+    /// (a cap below the thread count runs fewer workers).
+    pub fn connection_limits(&self, available: usize) -> (usize, usize) {
+        let workers = available.clamp(1, self.max_connections.max(1));
+        (workers, self.max_connections / workers)
+    }
+
+    /// The tokens too weak for a mode that talks to Gorgias, as (key, problem); the problem never
+    /// holds the value. An empty admin token is not weak: it disables the admin API.
+    pub fn weak_tokens(&self) -> Vec<(&'static str, String)> {
+        let mut weak = Vec::new();
+        for (key, token) in [
+            ("server.webhook_token", &self.webhook_token),
+            ("server.admin_token", &self.admin_token),
+        ] {
+            let value = token.expose().trim();
+            if value.is_empty() {
+                continue;
+            }
+            if value == PUBLIC_DEV_TOKEN {
+                weak.push((
+                    key,
+                    "is the public development token of the shipped config.toml".to_string(),
+                ));
+            } else if value.chars().count() < MIN_TOKEN_CHARS {
+                weak.push((key, format!("is shorter than {MIN_TOKEN_CHARS} characters")));
+            }
+        }
+        weak
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -201,6 +253,18 @@ impl ServerSettings {
         }
         if self.max_body_bytes == 0 {
             return Err(ConfigError::invalid("server.max_body_bytes", "must be > 0"));
+        }
+        if self.max_connections == 0 {
+            return Err(ConfigError::invalid(
+                "server.max_connections",
+                "must be > 0",
+            ));
+        }
+        if self.body_read_timeout_ms == 0 {
+            return Err(ConfigError::invalid(
+                "server.body_read_timeout_ms",
+                "must be > 0",
+            ));
         }
         if self.console_session_secs == 0 {
             return Err(ConfigError::invalid(
@@ -474,6 +538,10 @@ pub struct SessionSettings {
     pub idle_secs: u64,
     /// Sessions idle this many days are deleted by a background sweep; 0 keeps everything.
     pub retention_days: u64,
+    /// The most characters kept of one message in a session (a marker shows the cut).
+    pub max_message_chars: usize,
+    /// The most bytes of history text one session keeps; the oldest texts are cut first.
+    pub max_session_bytes: usize,
 }
 
 impl Default for SessionSettings {
@@ -481,6 +549,8 @@ impl Default for SessionSettings {
         SessionSettings {
             idle_secs: 300,
             retention_days: 0,
+            max_message_chars: SizeCaps::default().max_message_chars,
+            max_session_bytes: SizeCaps::default().max_session_bytes,
         }
     }
 }
@@ -491,6 +561,14 @@ impl SessionSettings {
         Duration::from_secs(self.idle_secs)
     }
 
+    /// What a session's history is kept within.
+    pub fn caps(&self) -> SizeCaps {
+        SizeCaps {
+            max_message_chars: self.max_message_chars,
+            max_session_bytes: self.max_session_bytes,
+        }
+    }
+
     /// How long an idle session is kept, `None` for ever.
     pub fn retention_secs(&self) -> Option<u64> {
         (self.retention_days > 0).then(|| self.retention_days.saturating_mul(86_400))
@@ -499,6 +577,20 @@ impl SessionSettings {
     fn validate(&self) -> Result<(), ConfigError> {
         if self.idle_secs == 0 {
             return Err(ConfigError::invalid("sessions.idle_secs", "must be > 0"));
+        }
+        if self.max_message_chars < 100 {
+            return Err(ConfigError::invalid(
+                "sessions.max_message_chars",
+                "must be at least 100",
+            ));
+        }
+        // Room for at least two whole messages (of up to 4 bytes a character), so the newest
+        // message and the one before it always reach the brain uncut.
+        if self.max_session_bytes < self.max_message_chars.saturating_mul(8) {
+            return Err(ConfigError::invalid(
+                "sessions.max_session_bytes",
+                "must be at least 8 times sessions.max_message_chars (two whole messages)",
+            ));
         }
         Ok(())
     }
@@ -917,6 +1009,18 @@ impl Settings {
         self.server.validate()?;
         self.storage.validate()?;
         self.gorgias.validate()?;
+        if self.gorgias.mode != Mode::DryRun {
+            if let Some((key, problem)) = self.server.weak_tokens().into_iter().next() {
+                return Err(ConfigError::invalid(
+                    key,
+                    format!(
+                        "{problem}: refused in {} mode (set a random secret of at least {MIN_TOKEN_CHARS} characters, e.g. by GORGIAS_AGENT__{})",
+                        self.gorgias.mode.as_str(),
+                        key.replace('.', "__").to_uppercase()
+                    ),
+                ));
+            }
+        }
         self.handoff.validate()?;
         self.dedup.validate()?;
         self.sessions.validate()?;
@@ -925,6 +1029,18 @@ impl Settings {
         self.orders.validate()?;
         self.business_hours()?;
         self.log.validate()
+    }
+
+    /// What is allowed but unwise in this configuration, one line each, naming the key and never
+    /// a value: weak tokens in dry-run mode (refused in live and shadow).
+    pub fn warnings(&self) -> Vec<String> {
+        self.server
+            .weak_tokens()
+            .into_iter()
+            .map(|(key, problem)| {
+                format!("`{key}` {problem}: fine for dry-run, refused in live and shadow mode")
+            })
+            .collect()
     }
 
     /// `[business_hours]`, validated; `None` when the section is absent (always open).
@@ -1031,6 +1147,121 @@ ai_user_id = 7
             .unwrap_err()
             .to_string();
         assert!(err.contains("server.webhook_token"), "{err}");
+    }
+
+    #[test]
+    fn live_and_shadow_mode_refuse_the_public_or_a_short_token_naming_the_key_not_the_value() {
+        let live = [
+            (
+                "GORGIAS_AGENT__GORGIAS__BASE_URL",
+                "https://acme.gorgias.com",
+            ),
+            ("GORGIAS_AGENT__GORGIAS__API_EMAIL", "bot@acme.example"),
+            ("GORGIAS_AGENT__GORGIAS__API_KEY", "key"),
+        ];
+        for mode in ["live", "shadow"] {
+            for (key, value, named) in [
+                (
+                    "GORGIAS_AGENT__SERVER__WEBHOOK_TOKEN",
+                    PUBLIC_DEV_TOKEN,
+                    "server.webhook_token",
+                ),
+                (
+                    "GORGIAS_AGENT__SERVER__WEBHOOK_TOKEN",
+                    "fifteen-chars-x",
+                    "server.webhook_token",
+                ),
+                (
+                    "GORGIAS_AGENT__SERVER__ADMIN_TOKEN",
+                    "short-admin",
+                    "server.admin_token",
+                ),
+                (
+                    "GORGIAS_AGENT__SERVER__ADMIN_TOKEN",
+                    PUBLIC_DEV_TOKEN,
+                    "server.admin_token",
+                ),
+            ] {
+                let mut vars = live.to_vec();
+                vars.push(("GORGIAS_AGENT__GORGIAS__MODE", mode));
+                vars.push((
+                    "GORGIAS_AGENT__SERVER__WEBHOOK_TOKEN",
+                    "a-long-random-webhook-secret",
+                ));
+                vars.push((key, value));
+                let err = Settings::from_toml_and_env(MINIMAL, env(&vars))
+                    .unwrap_err()
+                    .to_string();
+                assert!(err.contains(&format!("`{named}`")), "{err}");
+                assert!(err.contains(mode), "{err}");
+                assert!(!err.contains(value), "the value was printed: {err}");
+                assert_eq!(err.lines().count(), 1, "{err}");
+            }
+            let mut vars = live.to_vec();
+            vars.push(("GORGIAS_AGENT__GORGIAS__MODE", mode));
+            vars.push(("GORGIAS_AGENT__SERVER__WEBHOOK_TOKEN", "sixteen-chars-xy"));
+            let s = Settings::from_toml_and_env(MINIMAL, env(&vars)).unwrap();
+            assert!(s.warnings().is_empty());
+        }
+    }
+
+    #[test]
+    fn dry_run_accepts_weak_tokens_with_a_warning_naming_the_key() {
+        let s = Settings::from_toml_and_env(
+            MINIMAL,
+            env(&[("GORGIAS_AGENT__SERVER__ADMIN_TOKEN", PUBLIC_DEV_TOKEN)]),
+        )
+        .unwrap();
+        let warnings = s.warnings();
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("`server.webhook_token` is shorter than 16"));
+        assert!(warnings[1].contains("`server.admin_token` is the public development token"));
+        assert!(warnings.iter().all(|w| !w.contains(PUBLIC_DEV_TOKEN)));
+        let shipped =
+            Settings::from_toml_and_env(include_str!("../config.toml"), env(&[])).unwrap();
+        assert_eq!(shipped.warnings().len(), 1);
+    }
+
+    #[test]
+    fn the_connection_cap_is_split_over_the_workers_and_never_exceeded() {
+        let mut s = Settings::from_toml_and_env(MINIMAL, env(&[])).unwrap();
+        assert_eq!(s.server.max_connections, 10_000);
+        assert_eq!(s.server.connection_limits(2), (2, 5_000));
+        assert_eq!(s.server.connection_limits(3), (3, 3_333));
+        s.server.max_connections = 1;
+        assert_eq!(s.server.connection_limits(8), (1, 1));
+        s.server.max_connections = 5;
+        assert_eq!(s.server.connection_limits(2), (2, 2));
+        assert_eq!(s.server.connection_limits(0), (1, 5));
+        let err = Settings::from_toml_and_env(
+            MINIMAL,
+            env(&[("GORGIAS_AGENT__SERVER__MAX_CONNECTIONS", "0")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("server.max_connections"), "{err}");
+    }
+
+    #[test]
+    fn session_caps_default_to_20000_characters_and_1_mb_and_keep_room_for_two_messages() {
+        let s = Settings::from_toml_and_env(MINIMAL, env(&[])).unwrap();
+        assert_eq!(s.sessions.caps(), SizeCaps::default());
+        assert_eq!(
+            (s.sessions.max_message_chars, s.sessions.max_session_bytes),
+            (20_000, 1_000_000)
+        );
+        for (key, value) in [
+            ("GORGIAS_AGENT__SESSIONS__MAX_MESSAGE_CHARS", "10"),
+            ("GORGIAS_AGENT__SESSIONS__MAX_SESSION_BYTES", "159999"),
+        ] {
+            let err = Settings::from_toml_and_env(MINIMAL, env(&[(key, value)])).unwrap_err();
+            let name = key
+                .trim_start_matches("GORGIAS_AGENT__SESSIONS__")
+                .to_lowercase();
+            assert!(
+                err.to_string().contains(&format!("sessions.{name}")),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -29,6 +29,7 @@ pub mod check;
 pub mod config;
 pub mod dedup;
 pub mod domain;
+pub mod fdlimit;
 pub mod gorgias;
 pub mod http;
 pub mod intake;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use actix_web::dev::Service;
 use actix_web::{web, App, HttpServer};
 use tracing_actix_web::TracingLogger;
 
@@ -24,6 +25,7 @@ use crate::gorgias::api::{GorgiasApi, Sender};
 use crate::gorgias::ratelimit::RateLimiter;
 use crate::http::admin::SettingsView;
 use crate::http::console::ConsoleState;
+use crate::http::deadline;
 use crate::http::health::outbox_stuck_after;
 use crate::http::{routes, AgentRootSpan, AppState};
 use crate::intake::filter::FilterRules;
@@ -125,6 +127,7 @@ pub fn turn_context(
         orders: OrderLookup::new(&settings.orders, None, metrics.clone()),
         metrics,
         clock: Clock::System,
+        caps: settings.sessions.caps(),
     })
 }
 
@@ -140,6 +143,9 @@ pub async fn start_with_clock(
     listener: TcpListener,
     clock: Clock,
 ) -> Result<Running, StartError> {
+    for warning in settings.warnings() {
+        tracing::warn!(mode = settings.gorgias.mode.as_str(), "{warning}");
+    }
     let addr = listener.local_addr().map_err(|e| StartError::Bind {
         addr: settings.server.bind.clone(),
         reason: e.to_string(),
@@ -211,12 +217,23 @@ pub async fn start_with_clock(
         ),
         settings_view: SettingsView::new(&settings, clock)?,
     });
+    let body_timeout = settings.server.body_read_timeout();
+    let (workers, per_worker) = settings
+        .server
+        .connection_limits(std::thread::available_parallelism().map_or(2, |n| n.get().min(512)));
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
+            .wrap_fn(move |mut req, srv| {
+                let timed_out = deadline::install(&mut req, body_timeout);
+                let answer = srv.call(req);
+                async move { Ok(deadline::finish(answer.await?, &timed_out)) }
+            })
             .wrap(TracingLogger::<AgentRootSpan>::new())
             .configure(routes)
     })
+    .workers(workers)
+    .max_connections(per_worker)
     .listen(listener)
     .map_err(|e| StartError::Bind {
         addr: addr.to_string(),
@@ -231,6 +248,8 @@ pub async fn start_with_clock(
         mode = mode.as_str(),
         brain = settings.brain.backend.as_str(),
         recovered_tickets = recovered,
+        workers,
+        max_connections = workers * per_worker,
         "gorgias-agent listening"
     );
     Ok(Running {
@@ -243,8 +262,34 @@ pub async fn start_with_clock(
     })
 }
 
+/// Raises the soft open-files limit to the hard one, logging both once, and warns when
+/// `max_connections` would not fit under it (storage, the listener and outbound calls need
+/// descriptors too).
+fn raise_fd_limit(max_connections: usize) {
+    const RESERVED: u64 = 256;
+    match crate::fdlimit::raise_to_hard() {
+        Ok(limit) => {
+            tracing::info!(
+                soft_before = limit.before,
+                soft = limit.after,
+                hard = limit.hard,
+                "open-files limit"
+            );
+            if max_connections as u64 + RESERVED > limit.after {
+                tracing::warn!(
+                    max_connections,
+                    open_files_limit = limit.after,
+                    "server.max_connections does not fit under the open-files limit; raise the hard limit (ulimit -Hn, LimitNOFILE=) or lower server.max_connections"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open-files limit"),
+    }
+}
+
 /// Binds `server.bind`, serves until SIGTERM/Ctrl-C, then flushes storage.
 pub async fn serve(settings: Settings) -> Result<(), StartError> {
+    raise_fd_limit(settings.server.max_connections);
     let listener = TcpListener::bind(&settings.server.bind).map_err(|e| StartError::Bind {
         addr: settings.server.bind.clone(),
         reason: e.to_string(),

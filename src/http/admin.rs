@@ -59,6 +59,17 @@ pub enum AdminError {
     Busy(u64),
     #[error("{0}")]
     Unavailable(String),
+    /// Storage failed; the cause is logged, not answered (it can carry OS error text and paths).
+    #[error("storage unavailable, retry later")]
+    Storage,
+}
+
+impl AdminError {
+    /// Logs why storage failed `what`, and answers only that it did.
+    pub fn storage(what: &str, error: &dyn std::fmt::Display) -> AdminError {
+        tracing::error!(error = %error, "admin: {what}: storage failed");
+        AdminError::Storage
+    }
 }
 
 impl ResponseError for AdminError {
@@ -70,7 +81,9 @@ impl ResponseError for AdminError {
             AdminError::Unauthorized => StatusCode::UNAUTHORIZED,
             AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AdminError::NotHandedOff(_) => StatusCode::CONFLICT,
-            AdminError::Busy(_) | AdminError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AdminError::Busy(_) | AdminError::Unavailable(_) | AdminError::Storage => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -127,9 +140,10 @@ async fn load(state: &AppState, ticket_id: u64) -> Result<Session, AdminError> {
     match loaded {
         Ok(Some(session)) => Ok(session),
         Ok(None) => Err(AdminError::UnknownTicket(ticket_id)),
-        Err(e) => Err(AdminError::Unavailable(format!(
-            "cannot read the session of ticket {ticket_id}: {e}"
-        ))),
+        Err(e) => Err(AdminError::storage(
+            &format!("reading the session of ticket {ticket_id}"),
+            &e,
+        )),
     }
 }
 
@@ -291,9 +305,10 @@ pub async fn resume(state: &AppState, ticket_id: u64, by: String) -> Result<Sess
         Err(ResumeError::State(StateError::AlreadyHandedOff)) | Err(ResumeError::Busy) => {
             Err(AdminError::Busy(ticket_id))
         }
-        Err(ResumeError::Store(e)) => Err(AdminError::Unavailable(format!(
-            "cannot store the resumed session: {e}"
-        ))),
+        Err(ResumeError::Store(e)) => Err(AdminError::storage(
+            &format!("storing the resumed session of ticket {ticket_id}"),
+            &e,
+        )),
     }
 }
 

@@ -27,9 +27,11 @@ pub async fn healthz() -> HttpResponse {
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let storage = match state.store.health() {
         StoreHealth::Ready => None,
-        StoreHealth::Failing(reason) => Some(format!(
-            "storage: the last write failed ({reason}); retrying by itself"
-        )),
+        // The error itself is in the committer's log: it can carry OS error text and paths,
+        // and this endpoint answers anyone.
+        StoreHealth::Failing(_) => {
+            Some("storage: the last write failed; retrying by itself (the log says why)".into())
+        }
         StoreHealth::Stuck(busy) => Some(format!(
             "storage: a write has been waiting for the disk for {} ms (the disk may be unwritable or stalled)",
             busy.as_millis()

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod console;
+pub mod deadline;
 pub mod health;
 pub mod metrics;
 pub mod webhook;

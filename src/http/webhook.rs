@@ -23,11 +23,15 @@ pub enum WebhookError {
     TooLarge(usize),
     #[error("cannot read body: {0}")]
     Unreadable(String),
+    #[error("{}", super::deadline::TIMEOUT_MESSAGE)]
+    BodyTimeout,
     #[error(transparent)]
     Malformed(#[from] ParseError),
     #[error(transparent)]
     Rejected(#[from] Rejected),
-    #[error("the event could not be stored ({0}); retry later")]
+    /// The cause is in intake's log line; the answer says only which kind it was, never the
+    /// storage error's text (OS errors carry paths and system details).
+    #[error("the event could not be stored ({}); retry later", unavailable_summary(.0))]
     Unavailable(Unavailable),
 }
 
@@ -38,6 +42,7 @@ impl WebhookError {
             WebhookError::Unauthorized => (IntakeOutcome::Unauthorized, "bad_secret"),
             WebhookError::TooLarge(_) => (IntakeOutcome::Rejected, "too_large"),
             WebhookError::Unreadable(_) => (IntakeOutcome::Rejected, "unreadable"),
+            WebhookError::BodyTimeout => (IntakeOutcome::Rejected, "body_timeout"),
             WebhookError::Malformed(_) => (IntakeOutcome::Rejected, "malformed"),
             WebhookError::Rejected(r) => (IntakeOutcome::Rejected, r.code()),
             WebhookError::Unavailable(cause) => (IntakeOutcome::Unavailable, cause.code()),
@@ -50,6 +55,7 @@ impl ResponseError for WebhookError {
         match self {
             WebhookError::Unauthorized => StatusCode::UNAUTHORIZED,
             WebhookError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            WebhookError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             WebhookError::Unreadable(_)
             | WebhookError::Malformed(_)
             | WebhookError::Rejected(_) => StatusCode::BAD_REQUEST,
@@ -59,6 +65,14 @@ impl ResponseError for WebhookError {
 
     fn error_response(&self) -> HttpResponse {
         HttpResponse::build(self.status_code()).json(json!({ "error": self.to_string() }))
+    }
+}
+
+/// What a 503 says of its cause.
+fn unavailable_summary(cause: &Unavailable) -> &'static str {
+    match cause.code() {
+        "overloaded" => "the agent is overloaded",
+        _ => "storage unavailable",
     }
 }
 
@@ -91,7 +105,13 @@ async fn read_body(
     }
     let mut body = web::BytesMut::with_capacity(declared.unwrap_or(4096).min(limit));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| WebhookError::Unreadable(e.to_string()))?;
+        let chunk = chunk.map_err(|e| {
+            if super::deadline::is_timeout(&e) {
+                WebhookError::BodyTimeout
+            } else {
+                WebhookError::Unreadable(e.to_string())
+            }
+        })?;
         if body.len() + chunk.len() > limit {
             return Err(WebhookError::TooLarge(limit));
         }
@@ -152,12 +172,19 @@ pub async fn receive(
                 tracing::warn!(outcome = outcome.code(), "webhook without a valid secret");
                 state.metrics.webhook(outcome, reason);
             }
-            WebhookError::TooLarge(_) | WebhookError::Unreadable(_) => {
+            WebhookError::TooLarge(_) | WebhookError::Unreadable(_) | WebhookError::BodyTimeout => {
                 tracing::info!(outcome = outcome.code(), reason, "webhook body refused");
                 state.metrics.webhook(outcome, reason);
             }
             WebhookError::Malformed(error) => {
-                tracing::info!(outcome = outcome.code(), reason = %error, "malformed webhook");
+                // The error names the path and the types, never a value of the body.
+                tracing::info!(
+                    outcome = outcome.code(),
+                    reason,
+                    path = error.path(),
+                    error = %error,
+                    "malformed webhook"
+                );
                 state.metrics.webhook(outcome, reason);
             }
             WebhookError::Rejected(_) => {

@@ -467,6 +467,7 @@ mod tests {
                 crate::metrics::Metrics::new(),
             ),
             clock: Default::default(),
+            caps: Default::default(),
         })
     }
 

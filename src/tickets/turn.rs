@@ -12,6 +12,7 @@ use crate::brain::orders::{
     OrderFacts,
 };
 use crate::brain::{Brain, BrainInput};
+use crate::domain::caps::SizeCaps;
 use crate::domain::hours::Clock;
 use crate::domain::message::Customer;
 use crate::domain::orders::Order;
@@ -65,6 +66,8 @@ pub struct TurnContext {
     pub clock: Clock,
     /// The customer's orders, for turns that need them.
     pub orders: OrderLookup,
+    /// What a session's history is kept within (`sessions.max_*`).
+    pub caps: SizeCaps,
 }
 
 /// How a turn ended.
@@ -102,11 +105,22 @@ async fn take_and_decide(cx: &TurnContext, session: &mut Session) -> Result<bool
     let mut next = session.clone();
     let (deletes, carried) = take_inbox(cx, &mut next);
     let accepted_ms = carried.accepted_ms;
+    // Before the brain reads the history, and again after the decision added the AI's words.
+    let mut cut = next.enforce_caps(&cx.caps);
     let unanswered = !next.unanswered().is_empty();
     if unanswered {
         decide(cx, &mut next, carried).await;
+        cut += next.enforce_caps(&cx.caps);
     } else if deletes.is_empty() {
         return Ok(false);
+    }
+    if cut > 0 {
+        tracing::info!(
+            ticket_id = next.ticket_id,
+            cut_chars = cut,
+            history_bytes = next.history_bytes(),
+            "session text cut to sessions.max_message_chars / max_session_bytes"
+        );
     }
     commit(cx, session, &next, deletes, accepted_ms).await?;
     *session = next;

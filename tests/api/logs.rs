@@ -21,52 +21,74 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// The agent binary in dry-run mode with `log.format = "json"` at info, listening, and every
+/// line it has written so far.
+pub struct JsonLoggedAgent {
+    _child: KillOnDrop,
+    _dir: tempfile::TempDir,
+    pub lines: Arc<Mutex<Vec<String>>>,
+    pub address: String,
+    pub client: awc::Client,
+}
+
+impl JsonLoggedAgent {
+    pub async fn start(gorgias: &FakeGorgias) -> JsonLoggedAgent {
+        let dir = tempfile::tempdir().unwrap();
+        let config = write_test_config(dir.path(), &gorgias.base_url);
+        let bind = format!("127.0.0.1:{}", free_port());
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gorgias-agent"))
+            .arg("--config")
+            .arg(&config)
+            .env_remove("GORGIAS_AGENT_CONFIG")
+            .env_remove("RUST_LOG")
+            .env("GORGIAS_AGENT__SERVER__BIND", &bind)
+            .env("GORGIAS_AGENT__GORGIAS__MODE", "dry-run")
+            .env("GORGIAS_AGENT__LOG__FORMAT", "json")
+            .env("GORGIAS_AGENT__LOG__LEVEL", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the agent binary starts");
+        let stdout = child.stdout.take().unwrap();
+        let child = KillOnDrop(child);
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        let client = awc::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .finish();
+        let address = format!("http://{bind}");
+        eventually_async("the agent to listen", WAIT, || {
+            let (client, address) = (&client, &address);
+            async move {
+                client
+                    .get(format!("{address}/healthz"))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            }
+        })
+        .await;
+        JsonLoggedAgent {
+            _child: child,
+            _dir: dir,
+            lines,
+            address,
+            client,
+        }
+    }
+}
+
 #[actix_web::test]
 async fn json_logs_are_one_object_per_line_with_the_ticket_id_and_no_secrets_or_bodies() {
     let gorgias = FakeGorgias::start();
-    let dir = tempfile::tempdir().unwrap();
-    let config = write_test_config(dir.path(), &gorgias.base_url);
-    let port = free_port();
-    let bind = format!("127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gorgias-agent"))
-        .arg("--config")
-        .arg(&config)
-        .env_remove("GORGIAS_AGENT_CONFIG")
-        .env_remove("RUST_LOG")
-        .env("GORGIAS_AGENT__SERVER__BIND", &bind)
-        .env("GORGIAS_AGENT__GORGIAS__MODE", "dry-run")
-        .env("GORGIAS_AGENT__LOG__FORMAT", "json")
-        .env("GORGIAS_AGENT__LOG__LEVEL", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the agent binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let _child = KillOnDrop(child);
-    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    let sink = lines.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(line);
-        }
-    });
-
-    let client = awc::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .finish();
-    let address = format!("http://{bind}");
-    eventually_async("the agent to listen", WAIT, || {
-        let (client, address) = (&client, &address);
-        async move {
-            client
-                .get(format!("{address}/healthz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-        }
-    })
-    .await;
+    let agent = JsonLoggedAgent::start(&gorgias).await;
+    let (client, address, lines) = (&agent.client, &agent.address, &agent.lines);
 
     // A body no info line may repeat.
     let marker = "where is my order, it has the zebra-lamp-7731 in it";

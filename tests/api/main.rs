@@ -11,6 +11,7 @@ mod handoff;
 mod helpers;
 mod intake;
 mod lifecycle;
+mod limits;
 mod logs;
 mod metrics;
 mod openai;

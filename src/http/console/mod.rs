@@ -436,7 +436,9 @@ async fn ticket(
     let loaded = web::block(move || store.load_session(ticket_id))
         .await
         .map_err(|e| AdminError::Unavailable(format!("cannot read the session: {e}")))?
-        .map_err(|e| AdminError::Unavailable(e.to_string()))?;
+        .map_err(|e| {
+            AdminError::storage(&format!("reading the session of ticket {ticket_id}"), &e)
+        })?;
     let intake = state.intake.recent().for_ticket(ticket_id);
     if loaded.is_none() && intake.is_empty() {
         return Err(AdminError::UnknownTicket(ticket_id).into());
