@@ -231,3 +231,20 @@ pub async fn stop_agent(running: Running) {
     running.server.stop(true).await;
     let _ = running.stopped.await;
 }
+
+/// Runs `cmd` to its end on a blocking thread: a fake the child calls answers on the test's
+/// runtime thread, which must stay free meanwhile.
+pub async fn output_of(mut cmd: std::process::Command) -> std::process::Output {
+    actix_web::rt::task::spawn_blocking(move || cmd.output().expect("the binary runs"))
+        .await
+        .unwrap()
+}
+
+/// Everything a child printed: its stdout, then its stderr.
+pub fn printed(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}

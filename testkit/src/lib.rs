@@ -22,7 +22,7 @@ pub mod lean_gorgias;
 pub mod poll;
 mod serve;
 
-pub use app::{free_port, init_logs, start_agent, stop_agent, TestApp};
+pub use app::{free_port, init_logs, output_of, printed, start_agent, stop_agent, TestApp};
 pub use builders::{customer_event, customer_event_from, on_channel};
 pub use config::{
     config_toml, openai_brain, settings, settings_from_toml, write_test_config,

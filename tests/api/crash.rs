@@ -26,11 +26,8 @@ impl Agent {
 
     /// With `GORGIAS_AGENT__*` overrides on the child.
     async fn start_with_env(config: &Path, port: u16, env: &[(&str, &str)]) -> Agent {
-        let child = Command::new(env!("CARGO_BIN_EXE_gorgias-agent"))
-            .arg("--config")
-            .arg(config)
+        let child = agent_command(config)
             .envs(env.iter().copied())
-            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -383,12 +380,7 @@ async fn storage_that_cannot_be_opened_is_a_clear_error() {
     let config = write_config(dir.path(), free_port(), &gorgias);
     // The storage path is taken by a plain file.
     std::fs::write(dir.path().join("store"), "not a database").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_gorgias-agent"))
-        .arg("--config")
-        .arg(&config)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = agent_command(&config).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cannot open storage at"), "{stderr}");
@@ -403,12 +395,7 @@ async fn a_bad_config_names_the_key_and_exits_2() {
         "[server]\nwebhook_token = \"\"\n[gorgias]\nai_user_id = 1\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_gorgias-agent"))
-        .arg("--config")
-        .arg(&path)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = agent_command(&path).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("server.webhook_token"), "{stderr}");
