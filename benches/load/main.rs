@@ -122,8 +122,8 @@ cargo bench --bench load [-- FLAGS]
   --conns LIST          concurrent connections (default 32,256)
   --client-threads N    load-generator threads (default 1)
   --intake-mode MODE    dry-run (default) or live against the local fake Gorgias
-  --rate R              end-to-end offered rate, messages/s (default 200)
-  --e2e-secs S          end-to-end duration (default 10)
+  --rate R              offered rate of e2e and retention, messages/s (default 200)
+  --e2e-secs S          duration of e2e and of each retention latency phase (default 10)
   --tickets N           tickets touched by the memory part (default 100000)
   --sessions N          stored sessions for the restart and console parts (default 1000000)
   --history-tickets N   messages to new and to 50-entry tickets, each (default 10000)
