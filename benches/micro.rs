@@ -11,10 +11,7 @@ use gorgias_agent::config::{Topic, TopicAction};
 use gorgias_agent::dedup::dedup_key;
 use gorgias_agent::dedup::window::{Admission, DedupWindow};
 use gorgias_agent::gorgias::webhook::parse_event;
-
-const MAIN_FIXTURE: &str = include_str!(
-    "../tests/fixtures/synthetic-context-ticket-message-created.customer-message.json"
-);
+use gorgias_agent_testkit::MAIN_FIXTURE;
 
 fn parsing(c: &mut Criterion) {
     let body = MAIN_FIXTURE.as_bytes();

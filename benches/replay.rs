@@ -11,9 +11,8 @@ use gorgias_agent::config::Settings;
 use gorgias_agent::replay::input::{read_values, Tickets};
 use gorgias_agent::replay::{self, ReplayOptions, Replayer};
 use gorgias_agent::store::Store;
+use gorgias_agent_testkit::fixtures::SHIPPED_CONFIG;
 use serde_json::{json, Value};
-
-const SHIPPED_CONFIG: &str = include_str!("../config.toml");
 
 const QUESTIONS: [&str; 6] = [
     "Hi, where is my order? It has not arrived yet.",

@@ -5,8 +5,6 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-const ADMIN: &str = "test-admin-token";
-
 fn decisions(session: &Value) -> Vec<(String, String)> {
     session["decisions"]
         .as_array()

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::console::{sign_in, ADMIN};
+use crate::console::sign_in;
 use crate::helpers::*;
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";

@@ -1,8 +1,6 @@
 //! `gorgias-agent check`, the real binary against the fake Gorgias: exit 0 when the credentials
 //! and every configured id are good, exit 1 naming the key to fix otherwise, never the API key.
 
-use std::process::{Command, Stdio};
-
 use crate::fake_gorgias::{FakeGorgias, API_KEY};
 use crate::helpers::*;
 
@@ -11,30 +9,10 @@ use crate::helpers::*;
 async fn check(gorgias: &FakeGorgias, env: &[(&str, &str)]) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
     let config = write_test_config(dir.path(), &gorgias.base_url);
-    let env: Vec<(String, String)> = env
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    // The fake Gorgias answers on this thread's runtime: wait for the child off it.
-    let output = actix_web::rt::task::spawn_blocking(move || {
-        Command::new(env!("CARGO_BIN_EXE_gorgias-agent"))
-            .arg("--config")
-            .arg(&config)
-            .arg("check")
-            .env_remove("GORGIAS_AGENT_CONFIG")
-            .env_remove("RUST_LOG")
-            .envs(env)
-            .stdin(Stdio::null())
-            .output()
-            .expect("the agent binary runs")
-    })
-    .await
-    .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let mut cmd = agent_command(&config);
+    cmd.arg("check").envs(env.iter().copied());
+    let output = output_of(cmd).await;
+    let text = printed(&output);
     assert!(!text.contains(API_KEY), "the API key was printed:\n{text}");
     drop(dir);
     (output.status.code().unwrap_or(-1), text)

@@ -8,8 +8,6 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-pub const ADMIN: &str = "test-admin-token";
-
 /// A client that shows redirects instead of following them.
 fn client() -> awc::Client {
     awc::Client::builder()
@@ -84,12 +82,6 @@ pub async fn sign_in(app: &TestApp) -> (String, String) {
 fn csrf_of(page: &str) -> String {
     let at = page.find("name=\"csrf\" value=\"").expect("a CSRF field") + 19;
     page[at..].split('"').next().unwrap().to_string()
-}
-
-fn on_channel(mut v: Value, channel: &str) -> Value {
-    v["message"]["channel"] = json!(channel);
-    v["ticket"]["channel"] = json!(channel);
-    v
 }
 
 async fn state_of(app: &TestApp, ticket: u64) -> Value {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::fake_gorgias::{FakeGorgias, API_EMAIL, API_KEY};
+use crate::fake_gorgias::FakeGorgias;
 use crate::helpers::*;
 
 /// The agent binary running as a child process on its own port and storage.
@@ -16,51 +16,7 @@ struct Agent {
 }
 
 fn write_config(dir: &Path, port: u16, gorgias: &FakeGorgias) -> PathBuf {
-    let config = format!(
-        r#"
-[server]
-bind = "127.0.0.1:{port}"
-webhook_token = "{TOKEN}"
-
-[storage]
-path = "{storage}"
-
-[gorgias]
-mode = "live"
-base_url = "{base}"
-api_email = "{API_EMAIL}"
-api_key = "{API_KEY}"
-ai_user_id = {AI_USER}
-request_timeout_secs = 1
-requests_per_window = 100000
-window_secs = 1
-retry_initial_ms = 20
-retry_max_ms = 200
-
-[handoff]
-user_id = 42
-team_id = 77
-internal_note = true
-
-[[autopilot.topics]]
-name = "order-status"
-keywords = ["where is my order"]
-answer = "It ships within 2 business days."
-
-[[autopilot.topics]]
-name = "refunds"
-keywords = ["refund"]
-action = "skip"
-
-[log]
-level = "warn"
-"#,
-        storage = dir.join("store").display().to_string().replace('\\', "/"),
-        base = gorgias.base_url,
-    );
-    let path = dir.join("config.toml");
-    std::fs::write(&path, config).unwrap();
-    path
+    write_test_config_on(dir, &gorgias.base_url, port)
 }
 
 impl Agent {
@@ -70,11 +26,8 @@ impl Agent {
 
     /// With `GORGIAS_AGENT__*` overrides on the child.
     async fn start_with_env(config: &Path, port: u16, env: &[(&str, &str)]) -> Agent {
-        let child = Command::new(env!("CARGO_BIN_EXE_gorgias-agent"))
-            .arg("--config")
-            .arg(config)
+        let child = agent_command(config)
             .envs(env.iter().copied())
-            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -427,12 +380,7 @@ async fn storage_that_cannot_be_opened_is_a_clear_error() {
     let config = write_config(dir.path(), free_port(), &gorgias);
     // The storage path is taken by a plain file.
     std::fs::write(dir.path().join("store"), "not a database").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_gorgias-agent"))
-        .arg("--config")
-        .arg(&config)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = agent_command(&config).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cannot open storage at"), "{stderr}");
@@ -447,12 +395,7 @@ async fn a_bad_config_names_the_key_and_exits_2() {
         "[server]\nwebhook_token = \"\"\n[gorgias]\nai_user_id = 1\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_gorgias-agent"))
-        .arg("--config")
-        .arg(&path)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = agent_command(&path).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("server.webhook_token"), "{stderr}");

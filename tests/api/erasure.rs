@@ -6,28 +6,11 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
-const ADMIN: &str = "test-admin-token";
 const JANE: &str = "jane@customer.example";
 
-/// The main fixture written by another customer.
-fn event_from(email: &str, ticket_id: u64, message_id: u64, text: &str) -> Value {
-    let text_json = customer_event(ticket_id, message_id, text).to_string();
-    serde_json::from_str(&text_json.replace(JANE, email)).unwrap()
-}
-
 async fn erase(app: &TestApp, email: &str, bearer: Option<&str>) -> (u16, Value) {
-    let mut req = awc::Client::new().delete(format!(
-        "{}/admin/customers?email={}",
-        app.address,
-        email.replace('@', "%40")
-    ));
-    if let Some(token) = bearer {
-        req = req.insert_header(("Authorization", format!("Bearer {token}")));
-    }
-    let mut resp = req.send().await.expect("request");
-    let status = resp.status().as_u16();
-    let body = resp.body().await.unwrap();
-    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+    let path = format!("/admin/customers?email={}", email.replace('@', "%40"));
+    app.delete(&path, bearer).await
 }
 
 fn stored(app: &TestApp, ticket_id: u64) -> bool {
@@ -43,7 +26,7 @@ async fn erasing_a_customer_deletes_their_sessions_and_owed_actions_and_nothing_
     let mut app = TestApp::spawn().await;
     app.webhook(&customer_event(501, 5011, "Hi, where is my order?"))
         .await;
-    app.webhook(&event_from(
+    app.webhook(&customer_event_from(
         "bob@other.example",
         502,
         5021,
@@ -84,7 +67,7 @@ async fn erasing_a_customer_deletes_their_sessions_and_owed_actions_and_nothing_
 
     // Gorgias heals: another ticket is answered, the erased one's owed reply never goes out.
     app.gorgias.heal();
-    app.webhook(&event_from(
+    app.webhook(&customer_event_from(
         "bob@other.example",
         504,
         5041,
@@ -101,7 +84,7 @@ async fn erasing_a_customer_deletes_their_sessions_and_owed_actions_and_nothing_
     );
 
     app.restart().await;
-    app.webhook(&event_from(
+    app.webhook(&customer_event_from(
         "bob@other.example",
         505,
         5051,

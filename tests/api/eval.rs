@@ -15,9 +15,9 @@ use gorgias_agent::brain::{BrainInput, Decision};
 use gorgias_agent::config::{Settings, Topic};
 use gorgias_agent::domain::message::Customer;
 use gorgias_agent::domain::session::{HistoryEntry, Role};
+use gorgias_agent_testkit::fixtures::SHIPPED_CONFIG;
 
 const MESSAGES: &str = include_str!("../eval/messages.tsv");
-const SHIPPED_CONFIG: &str = include_str!("../../config.toml");
 
 struct Case {
     expected: String,

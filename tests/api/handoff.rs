@@ -121,10 +121,7 @@ async fn the_ai_hands_off_after_max_ai_replies() {
     })
     .await;
     let (status, _) = app
-        .post(
-            "/admin/tickets/23/resume?by=alice",
-            Some("test-admin-token"),
-        )
+        .post("/admin/tickets/23/resume?by=alice", Some(ADMIN))
         .await;
     assert_eq!(status, 200);
     app.webhook(&customer_event(23, 299, "where is my order"))

@@ -5,7 +5,7 @@
 use gorgias_agent::domain::hours::Clock;
 use serde_json::json;
 
-use crate::fake_openai::{FakeOpenAi, Step, MODEL, MODEL_KEY};
+use crate::fake_openai::{FakeOpenAi, Step};
 use crate::helpers::*;
 
 const HANDOFF_TAGS: (&str, &str) = ("handoff.tags", "ai-handoff,ai-handoff-{reason}");
@@ -64,13 +64,8 @@ async fn a_handoff_adds_its_tags_with_the_reason_after_the_final_reply_and_befor
 
 /// The agent with the openai brain pointed at `model`, plus `extra` overrides.
 async fn spawn_openai(model: &FakeOpenAi, extra: &[(&str, &str)]) -> TestApp {
-    let mut overrides = vec![
-        ("brain.backend", "openai"),
-        ("brain.openai.base_url", model.base_url.as_str()),
-        ("brain.openai.api_key", MODEL_KEY),
-        ("brain.openai.model", MODEL),
-        ("brain.openai.timeout_secs", "5"),
-    ];
+    let mut overrides = openai_brain(model);
+    overrides.push(("brain.openai.timeout_secs", "5"));
     overrides.extend_from_slice(extra);
     TestApp::spawn_with(&overrides).await
 }
@@ -270,7 +265,7 @@ async fn the_admin_api_shows_the_lifecycle_settings() {
         at("2026-03-09T14:00:00Z"),
     )
     .await;
-    let (status, body, _) = app.get("/admin/settings", Some("test-admin-token")).await;
+    let (status, body, _) = app.get("/admin/settings", Some(ADMIN)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["mode"], "live");
     assert_eq!(
@@ -290,7 +285,7 @@ async fn the_admin_api_shows_the_lifecycle_settings() {
     assert_eq!(status, 401);
 
     let plain = TestApp::spawn().await;
-    let (_, body, _) = plain.get("/admin/settings", Some("test-admin-token")).await;
+    let (_, body, _) = plain.get("/admin/settings", Some(ADMIN)).await;
     assert_eq!(body["handoff"]["tags"], json!([]));
     assert_eq!(body["autopilot"]["close_after_reply"], false);
     assert_eq!(body["business_hours"], serde_json::Value::Null);

@@ -3,7 +3,6 @@
 //! weak tokens keep live mode from starting, 503s say nothing of the OS, a stalled body gets a
 //! 408, connections are capped, and a flooded session stays bounded.
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -101,28 +100,15 @@ async fn run_agent(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     let gorgias = crate::fake_gorgias::FakeGorgias::start();
     let dir = tempfile::tempdir().unwrap();
     let config = write_test_config(dir.path(), &gorgias.base_url);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_gorgias-agent"));
-    cmd.arg("--config")
-        .arg(&config)
-        .args(args)
-        .env_remove("GORGIAS_AGENT_CONFIG")
-        .env_remove("RUST_LOG")
+    let mut cmd = agent_command(&config);
+    cmd.args(args)
         .env(
             "GORGIAS_AGENT__SERVER__BIND",
             format!("127.0.0.1:{}", free_port()),
         )
-        .envs(env.iter().copied())
-        .stdin(Stdio::null());
-    // The fake Gorgias answers on this thread's runtime: wait for the child off it.
-    let output = actix_web::rt::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (output.status.code().unwrap_or(-1), text)
+        .envs(env.iter().copied());
+    let output = output_of(cmd).await;
+    (output.status.code().unwrap_or(-1), printed(&output))
 }
 
 #[actix_web::test]

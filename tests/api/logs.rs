@@ -2,7 +2,7 @@
 //! carrying the ticket id, outcome and reason, and neither secrets nor message bodies at info.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -36,16 +36,11 @@ impl JsonLoggedAgent {
         let dir = tempfile::tempdir().unwrap();
         let config = write_test_config(dir.path(), &gorgias.base_url);
         let bind = format!("127.0.0.1:{}", free_port());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_gorgias-agent"))
-            .arg("--config")
-            .arg(&config)
-            .env_remove("GORGIAS_AGENT_CONFIG")
-            .env_remove("RUST_LOG")
+        let mut child = agent_command(&config)
             .env("GORGIAS_AGENT__SERVER__BIND", &bind)
             .env("GORGIAS_AGENT__GORGIAS__MODE", "dry-run")
             .env("GORGIAS_AGENT__LOG__FORMAT", "json")
             .env("GORGIAS_AGENT__LOG__LEVEL", "info")
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

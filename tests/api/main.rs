@@ -7,8 +7,6 @@ mod console;
 mod crash;
 mod erasure;
 mod eval;
-mod fake_gorgias;
-mod fake_openai;
 mod handoff;
 mod helpers;
 mod intake;
@@ -24,3 +22,6 @@ mod replies;
 mod restart;
 mod retention;
 mod storage;
+
+// The fakes live in the test kit, shared with the benches.
+use gorgias_agent_testkit::{fake_gorgias, fake_openai};

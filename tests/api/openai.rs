@@ -11,14 +11,11 @@ use crate::helpers::*;
 
 /// The agent with the openai brain pointed at `model`, plus `extra` overrides.
 async fn spawn(model: &FakeOpenAi, extra: &[(&str, &str)]) -> TestApp {
-    let mut overrides = vec![
-        ("brain.backend", "openai"),
-        ("brain.openai.base_url", model.base_url.as_str()),
-        ("brain.openai.api_key", MODEL_KEY),
-        ("brain.openai.model", MODEL),
+    let mut overrides = openai_brain(model);
+    overrides.extend([
         ("brain.openai.timeout_secs", "5"),
         ("brain.openai.max_retries", "2"),
-    ];
+    ]);
     overrides.extend_from_slice(extra);
     TestApp::spawn_with(&overrides).await
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::fake_openai::{FakeOpenAi, Step, MODEL, MODEL_KEY};
+use crate::fake_openai::{FakeOpenAi, Step};
 use crate::helpers::*;
 
 const SHOPIFY_ORDERS: &str = include_str!("../fixtures/orders/shopify-orders.json");
@@ -52,23 +52,13 @@ fn with_orders(mut event: Value, integrations: Value) -> Value {
     event
 }
 
-fn on_channel(mut event: Value, channel: &str) -> Value {
-    event["ticket"]["channel"] = json!(channel);
-    event["message"]["channel"] = json!(channel);
-    event["message"]["source"]["type"] = json!(channel);
-    event
-}
-
 fn text_of(message: &Value, field: &str) -> String {
     message[field].as_str().unwrap_or_default().to_string()
 }
 
 async fn admin_session(app: &TestApp, ticket_id: u64) -> Value {
     let (status, body, _) = app
-        .get(
-            &format!("/admin/tickets/{ticket_id}"),
-            Some("test-admin-token"),
-        )
+        .get(&format!("/admin/tickets/{ticket_id}"), Some(ADMIN))
         .await;
     assert_eq!(status, 200);
     body
@@ -391,14 +381,9 @@ async fn a_script_in_a_product_title_reaches_gorgias_escaped() {
 
 /// The agent with the openai brain pointed at `model`.
 async fn spawn_openai(model: &FakeOpenAi) -> TestApp {
-    spawn(&[
-        ("brain.backend", "openai"),
-        ("brain.openai.base_url", model.base_url.as_str()),
-        ("brain.openai.api_key", MODEL_KEY),
-        ("brain.openai.model", MODEL),
-        ("brain.openai.max_retries", "0"),
-    ])
-    .await
+    let mut overrides = openai_brain(model);
+    overrides.push(("brain.openai.max_retries", "0"));
+    spawn(&overrides).await
 }
 
 #[actix_web::test]

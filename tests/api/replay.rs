@@ -21,15 +21,9 @@ fn fixture_path() -> PathBuf {
 
 /// Runs `gorgias-agent --config CONFIG replay ARGS` with `env` (off the test's runtime thread).
 async fn run_replay(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_gorgias-agent"));
-    cmd.arg("--config").arg(config).arg("replay").args(args);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.env_remove("RUST_LOG");
-    actix_web::rt::task::spawn_blocking(move || cmd.output().expect("the binary runs"))
-        .await
-        .unwrap()
+    let mut cmd = agent_command(config);
+    cmd.arg("replay").args(args).envs(env.iter().copied());
+    output_of(cmd).await
 }
 
 fn read_json(path: &Path) -> Value {

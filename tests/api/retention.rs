@@ -1,33 +1,19 @@
 //! Retention with injected time: a pass deletes sessions idle longer than the retention with
 //! everything stored for them, and keeps recent ones and ones with work owed.
 
-use gorgias_agent::domain::session::{ActionKind, HistoryEntry, Role, Session};
-use gorgias_agent::store::Write;
+use gorgias_agent::domain::session::{ActionKind, Session};
 use gorgias_agent::tickets::supervisor::RetentionPass;
 use gorgias_agent::time::now_secs;
+use gorgias_agent_testkit::builders::{answered_session as answered, put_sessions};
 
 use crate::helpers::*;
 
 const DAY: u64 = 86_400;
 
 async fn put(app: &TestApp, session: &Session) {
-    app.store()
-        .commit(Write::session_put(session.change()))
+    put_sessions(app.store(), std::slice::from_ref(session))
         .await
         .unwrap();
-}
-
-fn answered(ticket_id: u64, at: u64) -> Session {
-    let mut s = Session::new(ticket_id);
-    s.history.push(HistoryEntry {
-        role: Role::Customer,
-        text: "hi".into(),
-        message_id: Some(ticket_id),
-        external_id: None,
-        at,
-    });
-    s.answered_upto = s.history.len();
-    s
 }
 
 #[actix_web::test]

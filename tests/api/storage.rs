@@ -222,13 +222,10 @@ async fn a_store_that_lost_data_stops_the_start_with_one_line_unless_the_loss_is
 
     let port = free_port();
     let agent = |extra: &[&str]| {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_gorgias-agent"));
-        cmd.arg("--config")
-            .arg(&config)
-            .args(extra)
+        let mut cmd = agent_command(&config);
+        cmd.args(extra)
             .env("GORGIAS_AGENT__SERVER__BIND", format!("127.0.0.1:{port}"))
-            .env("GORGIAS_AGENT__LOG__LEVEL", "error")
-            .stdin(Stdio::null());
+            .env("GORGIAS_AGENT__LOG__LEVEL", "error");
         cmd
     };
     let out = agent(&[]).output().unwrap();

@@ -5,11 +5,10 @@
 //! their own canned answer.
 
 use std::collections::VecDeque;
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 pub const MODEL_KEY: &str = "test-openai-key";
@@ -112,8 +111,6 @@ pub struct FakeOpenAi {
 
 impl FakeOpenAi {
     pub fn start() -> FakeOpenAi {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(State {
             requests: Vec::new(),
             script: VecDeque::new(),
@@ -123,17 +120,7 @@ impl FakeOpenAi {
             in_flight: 0,
             max_in_flight: 0,
         }));
-        let shared = state.clone();
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(web::Data::new(shared.clone()))
-                .default_service(web::to(handle))
-        })
-        .workers(2)
-        .listen(listener)
-        .unwrap()
-        .run();
-        actix_web::rt::spawn(server);
+        let port = crate::serve::on_loopback(state.clone(), handle);
         FakeOpenAi {
             base_url: format!("http://127.0.0.1:{port}/v1"),
             state,

@@ -6,11 +6,10 @@
 //! delayed on their own.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 pub const API_EMAIL: &str = "bot@acme.example";
@@ -86,25 +85,13 @@ pub struct FakeGorgias {
 
 impl FakeGorgias {
     pub fn start() -> FakeGorgias {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(State {
             next_message_id: 500_000_000,
             users: vec![900001, 42],
             teams: vec![55, 77],
             ..Default::default()
         }));
-        let shared = state.clone();
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(web::Data::new(shared.clone()))
-                .default_service(web::to(handle))
-        })
-        .workers(2)
-        .listen(listener)
-        .unwrap()
-        .run();
-        actix_web::rt::spawn(server);
+        let port = crate::serve::on_loopback(state.clone(), handle);
         FakeGorgias {
             base_url: format!("http://127.0.0.1:{port}"),
             state,
