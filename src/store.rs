@@ -31,7 +31,7 @@ mod faults;
 mod sessions;
 pub mod watermark;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -131,7 +131,7 @@ impl From<sled::Error> for StoreError {
 }
 
 /// Which tree a write goes to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum TreeName {
     Inbox,
     Dedup,
@@ -169,7 +169,8 @@ pub enum Write {
     Put(TreeName, Vec<u8>, Vec<u8>),
     Delete(TreeName, Vec<u8>),
     /// Adds to a big-endian i64 counter (absent: 0). Applied by the one committer thread, so
-    /// concurrent commits adding to the same key never lose an update.
+    /// concurrent commits adding to the same key never lose an update. A counter's key is only
+    /// ever written by `Add`: a batch sums its additions per key and writes each key once.
     Add(TreeName, Vec<u8>, i64),
     /// Removes every key with this prefix (as the committer finds them when it applies it).
     DeletePrefix(TreeName, Vec<u8>),
@@ -1364,9 +1365,13 @@ impl Committer {
     /// database is then reopened, which drops whatever of it sled still held in memory).
     fn commit_batch(&mut self, batch: &[CommitJob]) -> Result<(), StoreError> {
         let trees = self.open_trees()?;
+        // Counters are summed over the whole batch (it lands or fails as one): many turns in
+        // one batch add to the same hour's counters, and each key is then read and written once.
+        let mut sums = BTreeMap::new();
         let written = batch
             .iter()
-            .try_for_each(|job| self.apply(&trees, &job.writes))
+            .try_for_each(|job| self.apply(&trees, &job.writes, &mut sums))
+            .and_then(|()| self.add_sums(&trees, &sums))
             .and_then(|()| self.make_durable(&trees, batch));
         match written {
             Ok(()) => {
@@ -1385,7 +1390,12 @@ impl Committer {
         }
     }
 
-    fn apply(&self, trees: &Trees, writes: &[Write]) -> Result<(), StoreError> {
+    fn apply(
+        &self,
+        trees: &Trees,
+        writes: &[Write],
+        sums: &mut BTreeMap<(TreeName, Vec<u8>), i64>,
+    ) -> Result<(), StoreError> {
         if let Some(e) = self.shared.faults.write_error() {
             return Err(e);
         }
@@ -1403,12 +1413,8 @@ impl Committer {
                         }
                     }
                     Write::Add(t, k, by) => {
-                        let tree = trees.tree(*t);
-                        let was = tree
-                            .get(k.as_slice())?
-                            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
-                            .map_or(0, i64::from_be_bytes);
-                        tree.insert(k.as_slice(), &was.saturating_add(*by).to_be_bytes())?;
+                        let sum = sums.entry((*t, k.clone())).or_insert(0i64);
+                        *sum = sum.saturating_add(*by);
                     }
                     Write::DeletePrefix(t, prefix) => {
                         let tree = trees.tree(*t);
@@ -1428,6 +1434,26 @@ impl Committer {
                         }
                     }
                 }
+            }
+            Ok(())
+        })??;
+        Ok(())
+    }
+
+    /// Writes a batch's summed counter additions, each key read and written once.
+    fn add_sums(
+        &self,
+        trees: &Trees,
+        sums: &BTreeMap<(TreeName, Vec<u8>), i64>,
+    ) -> Result<(), StoreError> {
+        guarded(|| -> Result<(), sled::Error> {
+            for ((t, k), by) in sums {
+                let tree = trees.tree(*t);
+                let was = tree
+                    .get(k.as_slice())?
+                    .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+                    .map_or(0, i64::from_be_bytes);
+                tree.insert(k.as_slice(), &was.saturating_add(*by).to_be_bytes())?;
             }
             Ok(())
         })??;
@@ -1541,6 +1567,54 @@ pub(crate) const WHOLE_SESSION_BEFORE_PIECES: &str = r#"{"ticket_id":77,"state":
 mod tests {
     use super::*;
     use std::path::Path;
+
+    #[actix::test]
+    async fn counters_added_by_many_commits_in_one_batch_sum_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        store
+            .commit(vec![Write::stat_add(7, "replied", 5)])
+            .await
+            .unwrap();
+        // Held back so the fifty commits queue up and are written as one batch.
+        store.faults().stall(true);
+        let commits: Vec<_> = (0..50)
+            .map(|n| {
+                let store = store.clone();
+                actix::spawn(async move {
+                    let mut writes = vec![
+                        Write::stat_add(7, "replied", 1),
+                        Write::stat_add(8, "replied", 2),
+                    ];
+                    if n % 10 == 0 {
+                        writes.push(Write::stat_add(7, "handoffs", -1));
+                    }
+                    store.commit(writes).await
+                })
+            })
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while store.queued_commits() < 50 {
+            assert!(
+                Instant::now() < deadline,
+                "{} queued",
+                store.queued_commits()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        store.faults().stall(false);
+        for c in commits {
+            c.await.unwrap().unwrap();
+        }
+        assert_eq!(
+            store.stat_rows(7, 8),
+            vec![
+                (7, "handoffs".to_string(), -5),
+                (7, "replied".to_string(), 55),
+                (8, "replied".to_string(), 100),
+            ]
+        );
+    }
 
     /// The keys stored under `ticket_id` in a piece tree.
     fn pieces(store: &Store, tree: TreeName, ticket_id: u64) -> Vec<u64> {
