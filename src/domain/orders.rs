@@ -13,6 +13,8 @@ use std::ops::Range;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::text::escape_html;
+
 /// The longest text kept from one order field (titles, carriers, tracking numbers, names).
 const MAX_FIELD_CHARS: usize = 200;
 /// The longest URL kept; longer ones are more likely garbage than a tracking page.
@@ -1641,24 +1643,9 @@ pub fn links_allowed(channel: &str) -> bool {
     c.eq_ignore_ascii_case("email") || c.eq_ignore_ascii_case("chat")
 }
 
-/// Text for HTML content and double-quoted attributes.
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// `body_html` for a reply's plain text on a channel: escaped paragraphs and line breaks, and on
-/// email and chat its `http(s)` URLs as links. On other channels it is exactly what
-/// `gorgias::api::text_to_html` gives.
+/// email and chat its `http(s)` URLs as links. On other channels it is exactly the plain
+/// paragraphs-and-breaks rendering replies had before links were made.
 pub fn reply_html(text: &str, channel: &str) -> String {
     Rendered::plain(text).html(channel)
 }

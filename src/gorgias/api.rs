@@ -206,25 +206,6 @@ pub fn created_message_id(answer: &Value) -> Option<u64> {
         .or_else(|| answer["id"].as_str().and_then(|s| s.parse().ok()))
 }
 
-/// Escaped HTML with paragraphs and line breaks.
-pub fn text_to_html(text: &str) -> String {
-    let escape = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
-    text.trim()
-        .split("\n\n")
-        .filter(|p| !p.trim().is_empty())
-        .map(|p| {
-            let lines: Vec<String> = p.trim().lines().map(escape).collect();
-            format!("<p>{}</p>", lines.join("<br>"))
-        })
-        .collect::<Vec<_>>()
-        .join("")
-}
-
 /// Reads Gorgias's error body `{"error": {"msg", "data"}}`, or the raw text.
 pub fn error_message(body: &[u8]) -> String {
     let raw = || {

@@ -861,7 +861,8 @@ fn a_url_inside_order_data_is_not_made_a_link() {
     assert_eq!(html, "<p>Gift https://evil.example</p>");
 }
 
-/// `gorgias::api::text_to_html` as it is today: `reply_html` must be a drop-in for it.
+/// The reply rendering before links were made, kept as the oracle: `reply_html` must be a
+/// drop-in for it on every channel that gets no links.
 fn reference_text_to_html(text: &str) -> String {
     let escape = |s: &str| {
         s.replace('&', "&amp;")
