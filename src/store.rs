@@ -839,6 +839,15 @@ impl Store {
         &self.shared().faults
     }
 
+    /// The sequence number of the last group commit applied (0: none since the store was
+    /// created), for tests that count commits.
+    #[doc(hidden)]
+    pub fn commit_seq(&self) -> u64 {
+        self.shared()
+            .trees()
+            .map_or(0, |trees| trees.seq.load(Ordering::Relaxed))
+    }
+
     /// Applies `writes` in order and returns once they are flushed to disk. Fails fast with
     /// `Overloaded` when the committer's queue is full, and with `Timeout` when the committer
     /// does not answer within `commit_timeout`, so intake can answer 503 (the writes may still

@@ -76,7 +76,7 @@ impl Guardrails {
     /// A handoff decision when a rule fires, `None` to let the brain decide.
     pub fn check(&self, input: &BrainInput) -> Option<Decision> {
         let analysis = input.analysis();
-        let (reason, detail) = self.rule(input, &analysis)?;
+        let (reason, detail) = self.rule(input, analysis)?;
         Some(Decision::Handoff {
             reason,
             detail: format!("{detail}; language {}", analysis.language.describe()),
@@ -178,6 +178,7 @@ mod tests {
             unanswered: 1,
             ai_replies,
             orders: None,
+            analysis: Default::default(),
         }
     }
 

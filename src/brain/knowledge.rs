@@ -337,10 +337,10 @@ impl KnowledgeBrain {
             reply: translation(&self.final_replies, &analysis.language).map(str::to_string),
             summary: None,
         };
-        let matches = self.index.topic_matches(&analysis);
+        let matches = self.index.topic_matches(analysis);
         let Some(best) = matches.first() else {
-            return match self.best_file_snippet(&analysis) {
-                Ok((doc, detail)) => self.answer(input, &analysis, doc, detail, &handoff),
+            return match self.best_file_snippet(analysis) {
+                Ok((doc, detail)) => self.answer(input, analysis, doc, detail, &handoff),
                 Err(detail) => handoff(HandoffReason::NoAnswer, detail),
             };
         };
@@ -393,7 +393,7 @@ impl KnowledgeBrain {
                 format!("{detail}; the topic is handled by humans"),
             );
         }
-        self.answer(input, &analysis, doc, detail, &handoff)
+        self.answer(input, analysis, doc, detail, &handoff)
     }
 
     /// The best knowledge-file paragraph, when no topic matched: it must score at least
@@ -603,6 +603,7 @@ mod tests {
             unanswered,
             ai_replies: history.iter().filter(|(r, _)| *r == Role::Ai).count() as u32,
             orders: None,
+            analysis: Default::default(),
         }
     }
 

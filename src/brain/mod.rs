@@ -16,6 +16,8 @@ pub mod phrase;
 pub mod prompt;
 pub mod text;
 
+use std::sync::OnceLock;
+
 use futures_util::future::LocalBoxFuture;
 
 use crate::domain::message::Customer;
@@ -41,6 +43,9 @@ pub struct BrainInput {
     /// The customer's orders a brain may state as facts (newest first, normalized); `None`
     /// when they were not looked up for this turn (orders off, or a brain that does not ask).
     pub orders: Option<Vec<Order>>,
+    /// The new messages as read by [`BrainInput::analysis`], once per turn: the guardrails and
+    /// the knowledge base both read them. Build with `Default::default()`.
+    pub analysis: OnceLock<phrase::Analysis>,
 }
 
 impl BrainInput {
@@ -56,9 +61,12 @@ impl BrainInput {
 
     /// The new messages read in the conversation's language: the ticket's when Gorgias set one,
     /// else the one detected from all the customer's messages.
-    pub fn analysis(&self) -> phrase::Analysis {
-        let language = language::Language::resolve(self.language.as_deref(), &self.customer_text());
-        phrase::Analysis::in_language(&self.new_text(), language)
+    pub fn analysis(&self) -> &phrase::Analysis {
+        self.analysis.get_or_init(|| {
+            let language =
+                language::Language::resolve(self.language.as_deref(), &self.customer_text());
+            phrase::Analysis::in_language(&self.new_text(), language)
+        })
     }
 
     /// Every customer message of the conversation, joined: what its language is told from.

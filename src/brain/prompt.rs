@@ -377,6 +377,7 @@ pub(crate) mod tests {
             unanswered,
             ai_replies: history.iter().filter(|(r, _)| *r == Role::Ai).count() as u32,
             orders: None,
+            analysis: Default::default(),
         }
     }
 

@@ -92,7 +92,10 @@ impl TicketActor {
     fn start_turn(&mut self, ctx: &mut Context<Self>) {
         self.turn_running = true;
         self.wake_pending = false;
-        let turn = turn::run(self.cx.clone(), self.session.clone());
+        // The turn owns the session until it ends (nothing reads it meanwhile: `is_idle` and
+        // `Resume` wait for the turn), so it is moved, not copied.
+        let session = std::mem::replace(&mut self.session, Session::new(self.ticket_id));
+        let turn = turn::run(self.cx.clone(), session);
         let in_progress = self.cx.metrics.turn_started();
         ctx.spawn(turn.into_actor(self).map(move |(session, end), act, ctx| {
             drop(in_progress);

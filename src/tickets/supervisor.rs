@@ -547,6 +547,24 @@ mod tests {
     }
 
     #[actix::test]
+    async fn a_dry_run_message_is_decided_and_done_in_one_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let supervisor =
+            TicketSupervisor::new(context(&store, quick_brain()), Duration::from_secs(60)).start();
+        for (ticket_id, text) in [(11, "first"), (12, "second")] {
+            let before = store.commit_seq();
+            deliver(&store, &supervisor, message(ticket_id, 1, text)).await;
+            let session = settled(&store, ticket_id, 1).await;
+            assert_eq!(session.ai_reply_count(), 1);
+            assert!(session.outbox.is_empty());
+            // The inbox entry's commit, then one for the turn: the decision with its actions
+            // already done (dry-run calls nothing that could fail), not a second for delivery.
+            assert_eq!(store.commit_seq() - before, 2, "ticket {ticket_id}");
+        }
+    }
+
+    #[actix::test]
     async fn idle_actors_are_passivated_and_rehydrated_from_storage() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db")).unwrap();

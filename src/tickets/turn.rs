@@ -111,6 +111,11 @@ async fn take_and_decide(cx: &TurnContext, session: &mut Session) -> Result<bool
     if unanswered {
         decide(cx, &mut next, carried).await;
         cut += next.enforce_caps(&cx.caps);
+        if cx.delivery.mode() == Mode::DryRun {
+            // Dry-run delivery calls nothing outside and cannot fail: the decision's actions are
+            // done in the decision's own commit, not in a second one.
+            deliver_in_place(cx, &mut next).await;
+        }
     } else if deletes.is_empty() {
         return Ok(false);
     }
@@ -242,6 +247,7 @@ async fn decide(cx: &TurnContext, session: &mut Session, carried: Carried) {
         unanswered: session.history.len() - first_unanswered,
         ai_replies: session.ai_reply_count(),
         orders: None,
+        analysis: Default::default(),
     };
     let mut orders = TurnOrders::new(session, carried);
     let (decision, order) = decide_with_orders(cx, input.clone(), &mut orders).await;
@@ -441,6 +447,22 @@ async fn deliver_outbox(cx: &TurnContext, session: &mut Session) -> Option<Durat
         return None;
     }
     let mut next = session.clone();
+    let delay = deliver_in_place(cx, &mut next).await;
+    if let Err(e) = commit(cx, session, next, Vec::new(), None).await {
+        tracing::error!(ticket_id, error = %e, "cannot store delivery progress; will retry");
+        // Some actions may have been done: each one still owed is looked up before a repost.
+        for action in session.outbox.iter_mut() {
+            action.maybe_sent = true;
+        }
+        return Some(cx.retry.backoff(1));
+    }
+    delay
+}
+
+/// Carries out `next`'s outbox in order, changing only `next` (the caller commits it). Returns
+/// a delay when the head action must be retried later.
+async fn deliver_in_place(cx: &TurnContext, next: &mut Session) -> Option<Duration> {
+    let ticket_id = next.ticket_id;
     let mut delay = None;
     while let Some(action) = next.outbox.front().cloned() {
         let result = cx.delivery.execute(ticket_id, &action).await;
@@ -480,17 +502,9 @@ async fn deliver_outbox(cx: &TurnContext, session: &mut Session) -> Option<Durat
                     delay = Some(wait);
                     break;
                 }
-                give_up_head(cx, &mut next, &action, e.to_string(), now);
+                give_up_head(cx, next, &action, e.to_string(), now);
             }
         }
-    }
-    if let Err(e) = commit(cx, session, next, Vec::new(), None).await {
-        tracing::error!(ticket_id, error = %e, "cannot store delivery progress; will retry");
-        // Some actions may have been done: each one still owed is looked up before a repost.
-        for action in session.outbox.iter_mut() {
-            action.maybe_sent = true;
-        }
-        return Some(cx.retry.backoff(1));
     }
     delay
 }

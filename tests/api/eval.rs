@@ -64,6 +64,7 @@ fn input(case: &Case) -> BrainInput {
         unanswered: 1,
         ai_replies: 0,
         orders: None,
+        analysis: Default::default(),
     }
 }
 
