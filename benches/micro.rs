@@ -11,6 +11,7 @@ use gorgias_agent::config::{Topic, TopicAction};
 use gorgias_agent::dedup::dedup_key;
 use gorgias_agent::dedup::window::{Admission, DedupWindow};
 use gorgias_agent::gorgias::webhook::parse_event;
+use gorgias_agent_testkit::builders::{put_sessions, session_with_history};
 use gorgias_agent_testkit::MAIN_FIXTURE;
 
 fn parsing(c: &mut Criterion) {
@@ -381,5 +382,36 @@ fn knowledge(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, parsing, dedup, knowledge);
+/// Reading a stored session back (what a passivated ticket's wake-up costs), by history length.
+fn sessions(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let store = gorgias_agent::store::Store::open(&dir.path().join("db")).expect("open the store");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let mut group = c.benchmark_group("sessions");
+    for (ticket_id, entries) in [(1u64, 2usize), (2, 50)] {
+        let session = session_with_history(ticket_id, entries, 1_700_000_000);
+        runtime
+            .block_on(put_sessions(&store, std::slice::from_ref(&session)))
+            .expect("store the session");
+        group.bench_function(format!("load a session of {entries} entries"), |b| {
+            b.iter(|| {
+                black_box(
+                    store
+                        .load_session(ticket_id)
+                        .expect("read")
+                        .expect("stored"),
+                )
+            })
+        });
+        group.bench_function(format!("clone a session of {entries} entries"), |b| {
+            b.iter(|| black_box(session.clone()))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, parsing, dedup, knowledge, sessions);
 criterion_main!(benches);

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::language::translation;
 use super::lexicon;
-use super::phrase::{first_guard, first_match, Analysis, GuardPhrase, Keyword};
+use super::phrase::{first_match, Analysis, GuardList, Keyword};
 use super::{BrainInput, Decision, HandoffReason};
 use crate::config::{GuardrailSettings, Topic, TopicAction};
 
@@ -19,26 +19,22 @@ struct SkipTopic {
 }
 
 pub struct Guardrails {
-    human: Vec<GuardPhrase>,
-    needs_action: Vec<GuardPhrase>,
-    complaint: Vec<GuardPhrase>,
+    human: GuardList,
+    needs_action: GuardList,
+    complaint: GuardList,
     skip_topics: Vec<SkipTopic>,
     max_ai_replies: u32,
     /// `handoff.final_replies`: the final reply in the customer's language.
     final_replies: BTreeMap<String, String>,
 }
 
-fn compile(phrases: &[String]) -> Vec<GuardPhrase> {
-    phrases.iter().map(|p| GuardPhrase::new(p)).collect()
-}
-
 impl Guardrails {
     /// The guardrails with the built-in phrase lists of `lexicon`.
     pub fn new(topics: &[Topic], max_ai_replies: u32) -> Guardrails {
         Guardrails {
-            human: compile(&lexicon::all(lexicon::HUMAN)),
-            needs_action: compile(&lexicon::all(lexicon::NEEDS_ACTION)),
-            complaint: compile(&lexicon::all(lexicon::COMPLAINT)),
+            human: GuardList::new(&lexicon::all(lexicon::HUMAN)),
+            needs_action: GuardList::new(&lexicon::all(lexicon::NEEDS_ACTION)),
+            complaint: GuardList::new(&lexicon::all(lexicon::COMPLAINT)),
             skip_topics: topics
                 .iter()
                 .filter(|t| t.action == TopicAction::Skip)
@@ -56,13 +52,13 @@ impl Guardrails {
     /// Replaces the built-in phrase lists that `settings` sets (`brain.guardrails`).
     pub fn with_phrases(mut self, settings: &GuardrailSettings) -> Guardrails {
         if let Some(list) = &settings.human {
-            self.human = compile(list);
+            self.human = GuardList::new(list);
         }
         if let Some(list) = &settings.needs_action {
-            self.needs_action = compile(list);
+            self.needs_action = GuardList::new(list);
         }
         if let Some(list) = &settings.complaint {
-            self.complaint = compile(list);
+            self.complaint = GuardList::new(list);
         }
         self
     }
@@ -86,13 +82,13 @@ impl Guardrails {
     }
 
     fn rule(&self, input: &BrainInput, analysis: &Analysis) -> Option<(HandoffReason, String)> {
-        if let Some(phrase) = first_guard(&self.human, analysis) {
+        if let Some(phrase) = self.human.first_match(analysis) {
             return Some((
                 HandoffReason::CustomerAskedForHuman,
                 format!("the customer asked for a person (\"{}\")", phrase.text),
             ));
         }
-        if let Some(phrase) = first_guard(&self.needs_action, analysis) {
+        if let Some(phrase) = self.needs_action.first_match(analysis) {
             return Some((
                 HandoffReason::NeedsAction,
                 format!(
@@ -101,7 +97,7 @@ impl Guardrails {
                 ),
             ));
         }
-        if let Some(phrase) = first_guard(&self.complaint, analysis) {
+        if let Some(phrase) = self.complaint.first_match(analysis) {
             return Some((
                 HandoffReason::Complaint,
                 format!(
@@ -174,7 +170,8 @@ mod tests {
                 message_id: Some(1),
                 external_id: None,
                 at: 0,
-            }],
+            }]
+            .into(),
             unanswered: 1,
             ai_replies,
             orders: None,

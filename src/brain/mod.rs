@@ -16,6 +16,7 @@ pub mod phrase;
 pub mod prompt;
 pub mod text;
 
+use std::rc::Rc;
 use std::sync::OnceLock;
 
 use futures_util::future::LocalBoxFuture;
@@ -35,8 +36,8 @@ pub struct BrainInput {
     pub subject: Option<String>,
     /// The ticket's `language` as Gorgias set it (`fr`), when it did.
     pub language: Option<String>,
-    /// The full history, oldest first.
-    pub history: Vec<HistoryEntry>,
+    /// The full history, oldest first (shared: the input is cloned within a turn).
+    pub history: Rc<[HistoryEntry]>,
     /// How many of the last history entries are the new, unanswered customer messages.
     pub unanswered: usize,
     pub ai_replies: u32,

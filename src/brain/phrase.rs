@@ -3,6 +3,8 @@
 //! message language's stemmer. Guardrail phrases match on folded words with `*` wildcards
 //! (see `lexicon`), the same in every language.
 
+use std::collections::HashMap;
+
 use super::language::{Lang, Language};
 use super::text::{fold, words};
 
@@ -273,9 +275,58 @@ fn matches_from(parts: &[Part], words: &[String], at: usize) -> bool {
     }
 }
 
-/// The first phrase of `phrases` that matches.
-pub fn first_guard<'p>(phrases: &'p [GuardPhrase], analysis: &Analysis) -> Option<&'p GuardPhrase> {
-    phrases.iter().find(|p| p.matches(analysis))
+/// A list of guardrail phrases, indexed by their first word so that a message is only tried
+/// against the phrases that can begin in it (the built-in lists hold hundreds of phrases in
+/// seven languages; a message has a few dozen words).
+#[derive(Debug, Clone, Default)]
+pub struct GuardList {
+    phrases: Vec<GuardPhrase>,
+    /// Phrase indexes by their first part: a whole word, or a `word*` prefix.
+    by_word: HashMap<String, Vec<usize>>,
+    by_prefix: HashMap<String, Vec<usize>>,
+}
+
+impl GuardList {
+    pub fn new(phrases: &[String]) -> GuardList {
+        let phrases: Vec<GuardPhrase> = phrases.iter().map(|p| GuardPhrase::new(p)).collect();
+        let mut list = GuardList::default();
+        for (i, phrase) in phrases.iter().enumerate() {
+            // A phrase never begins with a gap (`new` drops a leading `*`); an empty one never
+            // matches.
+            match phrase.parts.first() {
+                Some(Part::Word(w)) => list.by_word.entry(w.clone()).or_default().push(i),
+                Some(Part::Prefix(p)) => list.by_prefix.entry(p.clone()).or_default().push(i),
+                Some(Part::Gap) | None => {}
+            }
+        }
+        list.phrases = phrases;
+        list
+    }
+
+    /// The first phrase of the list, in its order, that matches.
+    pub fn first_match(&self, analysis: &Analysis) -> Option<&GuardPhrase> {
+        let mut candidates: Vec<usize> = Vec::new();
+        for word in &analysis.sorted_words {
+            if let Some(found) = self.by_word.get(word.as_str()) {
+                candidates.extend(found);
+            }
+            if self.by_prefix.is_empty() {
+                continue;
+            }
+            for (end, c) in word.char_indices() {
+                let prefix = &word[..end + c.len_utf8()];
+                if let Some(found) = self.by_prefix.get(prefix) {
+                    candidates.extend(found);
+                }
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        candidates
+            .into_iter()
+            .map(|i| &self.phrases[i])
+            .find(|p| p.matches(analysis))
+    }
 }
 
 #[cfg(test)]
@@ -319,6 +370,43 @@ mod tests {
             "Wie funktioniert die Rucksendung?",
             Some("de")
         )));
+    }
+
+    #[test]
+    fn a_guard_list_finds_the_first_matching_phrase_in_list_order() {
+        let phrases: Vec<String> = ["refund*", "talk * human", "human", "cancel my order", "é*"]
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        let list = GuardList::new(&phrases);
+        let scan = |text: &str| {
+            let analysis = en(text);
+            phrases
+                .iter()
+                .map(|p| GuardPhrase::new(p))
+                .find(|p| p.matches(&analysis))
+                .map(|p| p.text)
+        };
+        for text in [
+            "I want to talk to a human about a refund",
+            "can I talk to a real human",
+            "a human please",
+            "Please cancel my order",
+            "cancel the order",
+            "Élodie here",
+            "refunded yet?",
+            "nothing to see",
+            "",
+        ] {
+            let found = list.first_match(&en(text)).map(|p| p.text.clone());
+            assert_eq!(found, scan(text), "{text:?}");
+        }
+        assert_eq!(
+            list.first_match(&en("a human, and my refund"))
+                .map(|p| p.text.as_str()),
+            Some("refund*"),
+            "list order wins over word order"
+        );
     }
 
     #[test]

@@ -276,7 +276,7 @@ pub fn needs_model_summary(history: &[HistoryEntry]) -> bool {
 /// The messages asking the model for a handoff note's summary.
 pub fn summary_messages(input: &BrainInput) -> Vec<ChatMessage> {
     let mut transcript = String::new();
-    for entry in &input.history {
+    for entry in input.history.iter() {
         let who = match entry.role {
             Role::Customer => "Customer",
             Role::Ai => "AI",

@@ -72,6 +72,10 @@ impl Session {
         let before: usize = self.history.iter().map(|e| chars_cut(&e.text)).sum();
         for entry in &mut self.history {
             let (kept, _) = split_marker(&entry.text);
+            // No more bytes than the cap means no more characters: nothing to count.
+            if kept.len() <= caps.max_message_chars {
+                continue;
+            }
             if let Some((end, _)) = kept.char_indices().nth(caps.max_message_chars) {
                 if let Some(cut) = cut_to(&entry.text, end) {
                     entry.text = cut;

@@ -243,7 +243,7 @@ async fn decide(cx: &TurnContext, session: &mut Session, carried: Carried) {
             }),
         subject: target.and_then(|t| t.subject.clone()),
         language: session.language.clone(),
-        history: session.history.clone(),
+        history: Rc::from(session.history.as_slice()),
         unanswered: session.history.len() - first_unanswered,
         ai_replies: session.ai_reply_count(),
         orders: None,

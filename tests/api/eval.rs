@@ -60,7 +60,8 @@ fn input(case: &Case) -> BrainInput {
             message_id: Some(1),
             external_id: None,
             at: 0,
-        }],
+        }]
+        .into(),
         unanswered: 1,
         ai_replies: 0,
         orders: None,
