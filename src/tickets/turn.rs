@@ -79,15 +79,21 @@ pub enum TurnEnd {
     RetryIn(Duration),
 }
 
-/// Runs turns on `session` until nothing is owed; returns the last committed session.
+/// Delivers what is owed, takes the inbox and decides, and delivers that decision's actions;
+/// returns the last committed session. Messages stored after the inbox was read are not looked
+/// for again here: each one wakes the ticket's actor, which runs the next turn.
 pub async fn run(cx: Rc<TurnContext>, mut session: Session) -> (Session, TurnEnd) {
     let ticket_id = session.ticket_id;
+    let mut decided = false;
     loop {
         if let Some(delay) = deliver_outbox(&cx, &mut session).await {
             return (session, TurnEnd::RetryIn(delay));
         }
+        if decided {
+            return (session, TurnEnd::Idle);
+        }
         match take_and_decide(&cx, &mut session).await {
-            Ok(true) => {}
+            Ok(true) => decided = true,
             Ok(false) => return (session, TurnEnd::Idle),
             Err(e) => {
                 tracing::error!(ticket_id, error = %e, "cannot store new messages and the decision; will retry");
