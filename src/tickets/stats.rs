@@ -19,10 +19,16 @@ pub fn step_writes(
     mode: Mode,
     accepted_ms: Option<u64>,
 ) -> Vec<Write> {
-    let prev = store.ticket_summary(after.ticket_id).unwrap_or_else(|e| {
-        tracing::warn!(ticket_id = after.ticket_id, error = %e, "console summary unreadable; rebuilt");
+    // A summary is first written with a customer message, and a history never loses an entry:
+    // a session with no history has none to read, unless a failed commit of it may have landed.
+    let prev = if before.history.is_empty() && !before.stored.in_doubt {
         None
-    });
+    } else {
+        store.ticket_summary(after.ticket_id).unwrap_or_else(|e| {
+            tracing::warn!(ticket_id = after.ticket_id, error = %e, "console summary unreadable; rebuilt");
+            None
+        })
+    };
     let step = Step {
         before,
         after,
@@ -39,4 +45,50 @@ pub fn step_writes(
         .collect();
     writes.extend(Write::summary_put(&summary, prev.as_ref()));
     writes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::session::{HistoryEntry, Role};
+    use crate::domain::stats::CONVERSATIONS;
+
+    fn with_message(ticket_id: u64) -> Session {
+        let mut s = Session::new(ticket_id);
+        s.history.push(HistoryEntry {
+            role: Role::Customer,
+            text: "hello".into(),
+            message_id: Some(1),
+            external_id: None,
+            at: 1_700_000_000,
+        });
+        s
+    }
+
+    fn conversations_added(writes: &[Write]) -> i64 {
+        writes
+            .iter()
+            .filter_map(|w| match w {
+                Write::Add(_, key, by) if key.ends_with(CONVERSATIONS.as_bytes()) => Some(*by),
+                _ => None,
+            })
+            .sum()
+    }
+
+    #[tokio::test]
+    async fn a_first_step_counts_a_conversation_once_even_after_a_commit_that_may_have_landed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let empty = Session::new(5);
+        let after = with_message(5);
+        let writes = step_writes(&store, &empty, &after, Mode::DryRun, None);
+        assert_eq!(conversations_added(&writes), 1, "a new conversation");
+        // That commit timed out but landed; the retry starts again from the empty session,
+        // now marked in doubt: the stored summary is read and the conversation not counted twice.
+        store.commit(writes).await.unwrap();
+        let mut in_doubt = Session::new(5);
+        in_doubt.stored.in_doubt = true;
+        let again = step_writes(&store, &in_doubt, &after, Mode::DryRun, None);
+        assert_eq!(conversations_added(&again), 0);
+    }
 }

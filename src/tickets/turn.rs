@@ -18,7 +18,7 @@ use crate::domain::message::Customer;
 use crate::domain::orders::Order;
 use crate::domain::outcome::{DecisionOutcome, HandoffReason, IgnoreReason};
 use crate::domain::plan::{Decision, Mode, Planner};
-use crate::domain::session::{Accepted, ActionKind, OutboundAction, Role, Session};
+use crate::domain::session::{Accepted, ActionKind, HistoryEntry, OutboundAction, Role, Session};
 use crate::metrics::Metrics;
 use crate::retry::{backoff_ceiling, full_jitter_backoff};
 use crate::store::{Store, StoreError, Write};
@@ -255,7 +255,7 @@ async fn decide(cx: &TurnContext, session: &mut Session, carried: Carried) {
         orders: None,
         analysis: Default::default(),
     };
-    let mut orders = TurnOrders::new(session, carried);
+    let mut orders = TurnOrders::new(session, input.history.clone(), carried);
     let (decision, order) = decide_with_orders(cx, input.clone(), &mut orders).await;
     let decision = with_summary(cx, &input, decision).await;
     let ticket_id = session.ticket_id;
@@ -276,13 +276,13 @@ async fn decide(cx: &TurnContext, session: &mut Session, carried: Carried) {
 struct TurnOrders {
     customer_id: Option<u64>,
     carried: Carried,
-    customer_messages: Vec<String>,
-    last_ai: Option<String>,
+    /// The brain's copy of the history (shared), read only when orders are looked at.
+    history: Rc<[HistoryEntry]>,
     found: Option<(Vec<Order>, OrderSource)>,
 }
 
 impl TurnOrders {
-    fn new(session: &Session, carried: Carried) -> TurnOrders {
+    fn new(session: &Session, history: Rc<[HistoryEntry]>, carried: Carried) -> TurnOrders {
         let first_name = carried.first_name.clone().or_else(|| {
             let name = session.target.as_ref()?.customer.name.as_deref()?;
             name.split_whitespace().next().map(str::to_string)
@@ -294,20 +294,18 @@ impl TurnOrders {
                 first_name,
                 accepted_ms: carried.accepted_ms,
             },
-            customer_messages: session
-                .history
-                .iter()
-                .filter(|e| e.role == Role::Customer)
-                .map(|e| e.text.clone())
-                .collect(),
-            last_ai: session
-                .history
-                .iter()
-                .rev()
-                .find(|e| e.role == Role::Ai)
-                .map(|e| e.text.clone()),
+            history,
             found: None,
         }
+    }
+
+    /// The AI's last message, if any.
+    fn last_ai(&self) -> Option<&str> {
+        self.history
+            .iter()
+            .rev()
+            .find(|e| e.role == Role::Ai)
+            .map(|e| e.text.as_str())
     }
 
     /// Looks the customer's orders up, once.
@@ -320,7 +318,12 @@ impl TurnOrders {
 
     /// `f` over what is known of the orders (looked up first with `ensure`).
     fn with_facts<R>(&self, f: impl FnOnce(&OrderFacts<'_>) -> R) -> R {
-        let messages: Vec<&str> = self.customer_messages.iter().map(String::as_str).collect();
+        let messages: Vec<&str> = self
+            .history
+            .iter()
+            .filter(|e| e.role == Role::Customer)
+            .map(|e| e.text.as_str())
+            .collect();
         let orders = self.found.as_ref().map_or(&[][..], |(o, _)| o.as_slice());
         f(&OrderFacts {
             orders,
@@ -366,7 +369,7 @@ async fn decide_with_orders(
         Decision::Reply { text, reason } if has_placeholders(&text) => {
             let without_order = cx.brain.answer_without_order(&text);
             orders.ensure(cx, ticket_id).await;
-            let last_ai = orders.last_ai.as_deref();
+            let last_ai = orders.last_ai();
             orders.with_facts(|facts| {
                 fill_reply(&text, &reason, without_order.as_deref(), facts, last_ai)
             })
