@@ -594,7 +594,7 @@ mod tests {
                 .iter()
                 .map(|(role, text)| HistoryEntry {
                     role: *role,
-                    text: text.to_string(),
+                    text: text.to_string().into(),
                     message_id: None,
                     external_id: None,
                     at: 0,

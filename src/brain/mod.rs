@@ -55,7 +55,7 @@ impl BrainInput {
         let start = self.history.len().saturating_sub(self.unanswered);
         self.history[start..]
             .iter()
-            .map(|e| e.text.as_str())
+            .map(|e| &*e.text)
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -75,7 +75,7 @@ impl BrainInput {
         self.history
             .iter()
             .filter(|e| e.role == Role::Customer)
-            .map(|e| e.text.as_str())
+            .map(|e| &*e.text)
             .collect::<Vec<_>>()
             .join("\n")
     }

@@ -150,7 +150,7 @@ impl PromptBuilder {
             .history
             .iter()
             .filter(|e| e.role == Role::Customer)
-            .map(|e| e.text.as_str())
+            .map(|e| &*e.text)
             .collect::<Vec<_>>()
             .join("\n");
         let mut hits = self.index.search(&input.new_text());

@@ -577,7 +577,7 @@ mod tests {
         );
         assert_eq!(applied.handoff, Some(HandoffReason::SkipTopic));
         assert_eq!(s.state, SessionState::HandedOff);
-        assert_eq!(s.history.last().unwrap().text, "We'll be in touch.");
+        assert_eq!(&*s.history.last().unwrap().text, "We'll be in touch.");
         let kinds: Vec<_> = s.outbox.iter().map(|a| a.kind.clone()).collect();
         assert_eq!(names(&kinds), ["reply", "note", "reassign"]);
         let d = s.decisions.back().unwrap();

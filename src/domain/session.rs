@@ -30,7 +30,7 @@ pub enum Role {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryEntry {
     pub role: Role,
-    pub text: String,
+    pub text: std::sync::Arc<str>,
     /// Gorgias message id: the customer's message, or the AI's once Gorgias confirmed the post.
     pub message_id: Option<u64>,
     /// For AI messages: the `external_id` the post carries.
@@ -271,7 +271,7 @@ impl Session {
         }
         self.history.push(HistoryEntry {
             role: Role::Customer,
-            text: message.text.clone(),
+            text: message.text.as_str().into(),
             message_id: Some(message.message_id),
             external_id: None,
             at: now,
@@ -320,7 +320,7 @@ impl Session {
     pub fn record_ai_message(&mut self, text: &str, external_id: &str, now: u64) {
         self.history.push(HistoryEntry {
             role: Role::Ai,
-            text: text.to_string(),
+            text: text.into(),
             message_id: None,
             external_id: Some(external_id.to_string()),
             at: now,

@@ -587,7 +587,7 @@ mod tests {
         // A new message spawns a fresh actor from the stored session: the history continues.
         deliver(&store, &supervisor, message(7, 2, "second")).await;
         let session = settled(&store, 7, 2).await;
-        let texts: Vec<&str> = session.history.iter().map(|e| e.text.as_str()).collect();
+        let texts: Vec<&str> = session.history.iter().map(|e| &*e.text).collect();
         assert_eq!(
             texts,
             ["first", "answer to: first", "second", "answer to: second"]
@@ -641,7 +641,7 @@ mod tests {
         deliver(&store, &supervisor, message(77, 503, "Hello?")).await;
         // Read back from storage, as converted by the turn's commits.
         let session = settled(&store, 77, 3).await;
-        let texts: Vec<&str> = session.history.iter().map(|e| e.text.as_str()).collect();
+        let texts: Vec<&str> = session.history.iter().map(|e| &*e.text).collect();
         assert_eq!(
             texts,
             [

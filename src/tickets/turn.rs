@@ -305,7 +305,7 @@ impl TurnOrders {
             .iter()
             .rev()
             .find(|e| e.role == Role::Ai)
-            .map(|e| e.text.as_str())
+            .map(|e| &*e.text)
     }
 
     /// Looks the customer's orders up, once.
@@ -322,7 +322,7 @@ impl TurnOrders {
             .history
             .iter()
             .filter(|e| e.role == Role::Customer)
-            .map(|e| e.text.as_str())
+            .map(|e| &*e.text)
             .collect();
         let orders = self.found.as_ref().map_or(&[][..], |(o, _)| o.as_slice());
         f(&OrderFacts {

@@ -62,7 +62,7 @@ pub fn session_with_history(ticket_id: u64, entries: usize, at: u64) -> Session 
         s.history.push(HistoryEntry {
             role: if customer { Role::Customer } else { Role::Ai },
             text: if customer {
-                format!("Hi, where is my order #{i}? It has not arrived yet.")
+                format!("Hi, where is my order #{i}? It has not arrived yet.").into()
             } else {
                 "Your order ships within 2 business days; the tracking link is in your confirmation email.".into()
             },

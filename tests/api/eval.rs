@@ -56,7 +56,7 @@ fn input(case: &Case) -> BrainInput {
         language: case.ticket_language.clone(),
         history: vec![HistoryEntry {
             role: Role::Customer,
-            text: case.text.clone(),
+            text: case.text.clone().into(),
             message_id: Some(1),
             external_id: None,
             at: 0,
