@@ -1,7 +1,8 @@
 //! A turn on one ticket, as one async function over an owned session: deliver what the outbox
 //! owes, take new messages from the inbox, decide (guardrails, then the brain), plan the Gorgias
 //! actions, and deliver them. Every state change is committed durably before the next step, so
-//! a crash at any point resumes from the last committed step.
+//! a crash at any point resumes from the last committed step; dry-run delivery, which calls
+//! nothing, is part of the decision's step.
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
