@@ -565,6 +565,42 @@ mod tests {
     }
 
     #[actix::test]
+    async fn a_commit_that_timed_out_but_landed_is_read_back_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let timeout = Duration::from_millis(50);
+        let options = crate::store::StoreOptions {
+            commit_timeout: timeout,
+            ..Default::default()
+        };
+        let store = Store::open_with(&dir.path().join("db"), options).unwrap();
+        let supervisor =
+            TicketSupervisor::new(context(&store, quick_brain()), Duration::from_secs(60)).start();
+        let m = message(21, 1, "first");
+        let key = InboxKey {
+            ticket_id: 21,
+            seq: store.next_seq().unwrap(),
+        };
+        store.commit(vec![Write::inbox_put(key, &m)]).await.unwrap();
+        // The turn's commit waits on a disk that does not answer, times out, and lands later.
+        store.faults().stall(true);
+        supervisor.send(WakeTicket(21)).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !matches!(store.health(), crate::store::StoreHealth::Stuck(d) if d >= timeout * 4) {
+            assert!(Instant::now() < deadline, "the turn's commit never waited");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        store.faults().stall(false);
+        // The actor must go on from what landed: the second message joins the first.
+        deliver(&store, &supervisor, message(21, 2, "second")).await;
+        let session = settled(&store, 21, 2).await;
+        let texts: Vec<&str> = session.history.iter().map(|e| &*e.text).collect();
+        assert_eq!(
+            texts,
+            ["first", "answer to: first", "second", "answer to: second"]
+        );
+    }
+
+    #[actix::test]
     async fn idle_actors_are_passivated_and_rehydrated_from_storage() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db")).unwrap();

@@ -85,6 +85,9 @@ pub enum TurnEnd {
 /// for again here: each one wakes the ticket's actor, which runs the next turn.
 pub async fn run(cx: Rc<TurnContext>, mut session: Session) -> (Session, TurnEnd) {
     let ticket_id = session.ticket_id;
+    if session.stored.in_doubt {
+        session = reread(&cx, session);
+    }
     let mut decided = false;
     loop {
         if let Some(delay) = deliver_outbox(&cx, &mut session).await {
@@ -100,6 +103,27 @@ pub async fn run(cx: Rc<TurnContext>, mut session: Session) -> (Session, TurnEnd
                 tracing::error!(ticket_id, error = %e, "cannot store new messages and the decision; will retry");
                 return (session, TurnEnd::RetryIn(cx.retry.backoff(1)));
             }
+        }
+    }
+}
+
+/// After a commit that failed but may still have landed (a timeout), storage may be ahead of
+/// `session`: it may hold the decision, with its inbox entries deleted and its actions owed. The
+/// stored session is the truth, so the turn starts from it; its actions count as possibly sent,
+/// as when an actor starts from storage. While storage cannot be read, `session` stays (still in
+/// doubt, so its next commit writes it whole).
+fn reread(cx: &TurnContext, session: Session) -> Session {
+    match cx.store.load_session(session.ticket_id) {
+        Ok(Some(mut stored)) => {
+            for action in stored.outbox.iter_mut() {
+                action.maybe_sent = true;
+            }
+            stored
+        }
+        Ok(None) => session,
+        Err(e) => {
+            tracing::warn!(ticket_id = session.ticket_id, error = %e, "cannot read the session back after a failed commit; going on from memory");
+            session
         }
     }
 }
