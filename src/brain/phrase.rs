@@ -284,6 +284,9 @@ pub struct GuardList {
     /// Phrase indexes by their first part: a whole word, or a `word*` prefix.
     by_word: HashMap<String, Vec<usize>>,
     by_prefix: HashMap<String, Vec<usize>>,
+    /// The longest of those prefixes, in bytes: a word is looked up by its beginnings up to this
+    /// length only (a 5,000-letter word must not cost 5,000 lookups).
+    longest_prefix: usize,
 }
 
 impl GuardList {
@@ -295,7 +298,10 @@ impl GuardList {
             // matches.
             match phrase.parts.first() {
                 Some(Part::Word(w)) => list.by_word.entry(w.clone()).or_default().push(i),
-                Some(Part::Prefix(p)) => list.by_prefix.entry(p.clone()).or_default().push(i),
+                Some(Part::Prefix(p)) => {
+                    list.longest_prefix = list.longest_prefix.max(p.len());
+                    list.by_prefix.entry(p.clone()).or_default().push(i)
+                }
                 Some(Part::Gap) | None => {}
             }
         }
@@ -313,8 +319,12 @@ impl GuardList {
             if self.by_prefix.is_empty() {
                 continue;
             }
-            for (end, c) in word.char_indices() {
-                let prefix = &word[..end + c.len_utf8()];
+            for (at, c) in word.char_indices() {
+                let end = at + c.len_utf8();
+                if end > self.longest_prefix {
+                    break;
+                }
+                let prefix = &word[..end];
                 if let Some(found) = self.by_prefix.get(prefix) {
                     candidates.extend(found);
                 }
@@ -397,6 +407,8 @@ mod tests {
             "refunded yet?",
             "nothing to see",
             "",
+            &format!("refund {}", "x".repeat(5_000)),
+            &format!("{} human", "é".repeat(5_000)),
         ] {
             let found = list.first_match(&en(text)).map(|p| p.text.clone());
             assert_eq!(found, scan(text), "{text:?}");
