@@ -1,5 +1,6 @@
 //! Micro-benchmarks of the pure functions on the hot path of a webhook and a turn:
-//! parsing the main fixture, the dedup key and window, knowledge-base scoring over 50 topics.
+//! parsing the main fixture, the dedup key and window, knowledge-base scoring over 50 topics,
+//! and reading a stored session back (and copying it) by its length.
 //!
 //! `cargo bench --bench micro` (criterion; add a filter such as `-- dedup` to run a subset).
 
