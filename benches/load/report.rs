@@ -29,6 +29,13 @@ pub fn get_f(v: &Value, path: &[&str]) -> Option<f64> {
     cur.as_f64()
 }
 
+/// The report's figures of one closed-loop phase (`path` into the report, then the connection
+/// count), when that phase ran.
+fn phase_at<'a>(report: &'a Value, path: &[&str], conns: usize) -> Option<&'a Value> {
+    let phase = path.iter().fold(report, |cur, p| &cur[*p]);
+    Some(&phase[conns.to_string()]).filter(|r| !r.is_null())
+}
+
 pub fn fmt_ms(x: Option<f64>) -> String {
     x.map_or("-".into(), |v| format!("{v:.2}"))
 }
@@ -62,14 +69,9 @@ pub fn print_table(report: &Value, args: &Args) {
     ];
     for (label, path) in rows {
         for &c in &args.conns {
-            let mut cur = &report[path[0]];
-            for p in &path[1..] {
-                cur = &cur[*p];
-            }
-            let r = &cur[c.to_string()];
-            if r.is_null() {
+            let Some(r) = phase_at(report, path, c) else {
                 continue;
-            }
+            };
             let ratio = if path[0] == "intake" {
                 report["ratio_intake_to_commit_floor"][c.to_string()]
                     .as_f64()
@@ -109,14 +111,9 @@ pub fn print_table(report: &Value, args: &Args) {
     let mut printed_header = false;
     for (label, path) in rows {
         for &c in &args.conns {
-            let mut cur = &report[path[0]];
-            for p in &path[1..] {
-                cur = &cur[*p];
-            }
-            let r = &cur[c.to_string()];
-            if r.is_null() {
+            let Some(r) = phase_at(report, path, c) else {
                 continue;
-            }
+            };
             if !printed_header {
                 println!("{header}");
                 println!(
