@@ -142,11 +142,15 @@ pub enum TreeName {
     /// change in place).
     Stats,
     TicketIndex,
-    /// A session's pieces (not counted by the watermark: they can be tens of millions, which
-    /// opening must not walk; the head counted in `sessions` says how many each ticket has,
-    /// and a read checks that they are all there).
+    /// A session's pieces, in pages (not counted by the watermark: they can be tens of
+    /// millions, which opening must not walk; the head counted in `sessions` says how many
+    /// each ticket has, and a read checks that they are all there).
     History,
     Decisions,
+    /// The layout before pages, one key per item: read for heads of version 2, emptied as each
+    /// such session is next written.
+    HistoryItems,
+    DecisionItems,
 }
 
 impl TreeName {
@@ -289,63 +293,90 @@ impl Write {
         ));
         writes
     }
-    /// The pieces the change names, the session's head, and the index entries the domain
-    /// derived from it. A batch is not atomic for readers, so the order keeps every state they
-    /// can see whole: the pieces before the head that counts them, deletions after the head
-    /// that stopped counting them.
+    /// The pages holding the pieces the change names, the session's head, and the index
+    /// entries the domain derived from it. A batch is not atomic for readers, so the order keeps
+    /// every state they can see whole: the pages before the head that counts their items,
+    /// deletions after the head that stopped counting them.
     pub fn session_put(change: SessionChange<'_>) -> Vec<Write> {
+        use sessions::{page_of, PAGE};
         let session = change.session;
         let ticket_id = session.ticket_id;
         let key = ticket_id.to_be_bytes().to_vec();
-        let history = |i: usize| {
-            Write::Put(
+        let piece = |tree: TreeName, page: u64, value: Vec<u8>| {
+            Write::Put(tree, sessions::piece_key(ticket_id, page), value)
+        };
+        let history_page = |page: u64| {
+            piece(
                 TreeName::History,
-                sessions::piece_key(ticket_id, i as u64),
-                sessions::encode_entry(&session.history[i]),
+                page,
+                sessions::encode_page(page, 0, &session.history),
             )
         };
         let dropped = session.stored.decisions_dropped;
-        let decision = |seq: u64| {
-            Write::Put(
+        let decision_page = |page: u64| {
+            piece(
                 TreeName::Decisions,
-                sessions::piece_key(ticket_id, seq),
-                sessions::encode_decision(&session.decisions[(seq - dropped) as usize]),
+                page,
+                sessions::encode_page(page, dropped, &session.decisions),
             )
         };
+        // The starts of the pages holding `seqs`.
+        let pages = |seqs: Range<u64>| (page_of(seqs.start)..seqs.end).step_by(PAGE as usize);
+        let delete =
+            |tree: TreeName, page: u64| Write::Delete(tree, sessions::piece_key(ticket_id, page));
         let head = Write::Put(
             TreeName::Sessions,
             key.clone(),
             sessions::encode_head(session),
         );
+        let history_len = session.history.len() as u64;
+        let decisions = dropped..dropped + session.decisions.len() as u64;
         let mut writes = Vec::new();
         match change.pieces {
             Pieces::All => {
-                let kept = dropped..dropped + session.decisions.len() as u64;
-                writes.extend((0..session.history.len()).map(history));
-                writes.extend(kept.clone().map(decision));
+                writes.extend(pages(0..history_len).map(history_page));
+                writes.extend(pages(decisions.clone()).map(decision_page));
                 writes.push(head);
+                writes.push(Write::Trim(TreeName::History, ticket_id, 0..history_len));
                 writes.push(Write::Trim(
-                    TreeName::History,
+                    TreeName::Decisions,
                     ticket_id,
-                    0..session.history.len() as u64,
+                    page_of(decisions.start)..decisions.end,
                 ));
-                writes.push(Write::Trim(TreeName::Decisions, ticket_id, kept));
+                if session.stored.layout_before {
+                    writes.push(Write::DeletePrefix(TreeName::HistoryItems, key.clone()));
+                    writes.push(Write::DeletePrefix(TreeName::DecisionItems, key.clone()));
+                }
             }
             Pieces::Since {
                 history: written,
                 history_gone,
-                decisions,
+                decisions: decided,
                 decisions_dropped,
             } => {
-                writes.extend(written.into_iter().map(history));
-                writes.extend(decisions.into_iter().map(decision));
+                let mut history_pages: BTreeSet<u64> =
+                    written.iter().map(|&i| page_of(i as u64)).collect();
+                // The page the history now ends in loses the entries past its end.
+                if !history_gone.is_empty() && !history_len.is_multiple_of(PAGE) {
+                    history_pages.insert(page_of(history_len));
+                }
+                let decision_pages: BTreeSet<u64> =
+                    decided.iter().map(|&seq| page_of(seq)).collect();
+                writes.extend(history_pages.into_iter().map(history_page));
+                writes.extend(decision_pages.into_iter().map(decision_page));
                 writes.push(head);
-                writes.extend(history_gone.map(|i| {
-                    Write::Delete(TreeName::History, sessions::piece_key(ticket_id, i as u64))
-                }));
-                writes.extend(decisions_dropped.map(|seq| {
-                    Write::Delete(TreeName::Decisions, sessions::piece_key(ticket_id, seq))
-                }));
+                let gone_end = history_gone.end as u64;
+                writes.extend(
+                    (history_len.div_ceil(PAGE) * PAGE..gone_end)
+                        .step_by(PAGE as usize)
+                        .map(|page| delete(TreeName::History, page)),
+                );
+                // Pages whose every decision has dropped off the front.
+                writes.extend(
+                    (page_of(decisions_dropped.start)..page_of(decisions_dropped.end))
+                        .step_by(PAGE as usize)
+                        .map(|page| delete(TreeName::Decisions, page)),
+                );
             }
         }
         if !change.pending_unchanged {
@@ -396,6 +427,8 @@ struct Trees {
     ticket_index: sled::Tree,
     history: sled::Tree,
     decisions: sled::Tree,
+    history_items: sled::Tree,
+    decision_items: sled::Tree,
     meta: sled::Tree,
     /// Entries per tree (by `TreeName::index`), kept exact from what each write replaced.
     counts: [AtomicU64; 5],
@@ -415,6 +448,8 @@ impl Trees {
             TreeName::TicketIndex => &self.ticket_index,
             TreeName::History => &self.history,
             TreeName::Decisions => &self.decisions,
+            TreeName::HistoryItems => &self.history_items,
+            TreeName::DecisionItems => &self.decision_items,
         }
     }
 
@@ -443,23 +478,28 @@ impl Trees {
             (whole, None) => return Ok(whole),
             (head, Some(ranges)) => (head, ranges),
         };
+        let item_keys = ranges.item_keys;
+        let (history, decisions) = if item_keys {
+            (&self.history_items, &self.decision_items)
+        } else {
+            (&self.history, &self.decisions)
+        };
         let range = |tree: &sled::Tree, seqs: &std::ops::Range<u64>| {
-            guard(tree.range(
-                sessions::piece_key(ticket_id, seqs.start)
-                    ..sessions::piece_key(ticket_id, seqs.end),
-            ))
+            guard(tree.range(sessions::piece_keys(ticket_id, seqs, item_keys)))
         };
         session.history = sessions::decode_pieces::<HistoryEntry>(
             ticket_id,
             "history",
             &ranges.history,
-            range(&self.history, &ranges.history),
+            item_keys,
+            range(history, &ranges.history),
         )?;
         session.decisions = sessions::decode_pieces::<DecisionRecord>(
             ticket_id,
             "decisions",
             &ranges.decisions,
-            range(&self.decisions, &ranges.decisions),
+            item_keys,
+            range(decisions, &ranges.decisions),
         )?
         .into();
         Ok(session)
@@ -665,6 +705,8 @@ fn open_trees(path: &Path, options: &StoreOptions) -> Result<Trees, StoreError> 
             db.open_tree("meta")?,
             db.open_tree("stats")?,
             db.open_tree("ticket_index")?,
+            db.open_tree("history_pages")?,
+            db.open_tree("decision_pages")?,
             db.open_tree("history")?,
             db.open_tree("decisions")?,
         ];
@@ -672,7 +714,7 @@ fn open_trees(path: &Path, options: &StoreOptions) -> Result<Trees, StoreError> 
     });
     let (
         db,
-        [inbox, dedup, sessions, pending, handoffs, meta, stats, ticket_index, history, decisions],
+        [inbox, dedup, sessions, pending, handoffs, meta, stats, ticket_index, history, decisions, history_items, decision_items],
     ) = match opened {
         Ok(Ok(opened)) => opened,
         Ok(Err(e)) => return Err(open_err(e.to_string())),
@@ -693,6 +735,8 @@ fn open_trees(path: &Path, options: &StoreOptions) -> Result<Trees, StoreError> 
         ticket_index,
         history,
         decisions,
+        history_items,
+        decision_items,
         meta,
         counts: Default::default(),
         seq: AtomicU64::new(0),
@@ -1201,6 +1245,8 @@ impl Store {
             Write::Delete(TreeName::Sessions, key.clone()),
             Write::DeletePrefix(TreeName::History, key.clone()),
             Write::DeletePrefix(TreeName::Decisions, key.clone()),
+            Write::DeletePrefix(TreeName::HistoryItems, key.clone()),
+            Write::DeletePrefix(TreeName::DecisionItems, key.clone()),
             Write::Delete(TreeName::Pending, key.clone()),
             Write::Delete(TreeName::Handoffs, key),
         ];
@@ -1572,6 +1618,22 @@ pub async fn open_when_free_with(
 #[cfg(test)]
 pub(crate) const WHOLE_SESSION_BEFORE_PIECES: &str = r#"{"ticket_id":77,"state":"active","history":[{"role":"customer","text":"Where is my order #1001?","message_id":501,"at":1700000000},{"role":"ai","text":"It shipped yesterday.","message_id":9001,"external_id":"gorgias-agent:77:1","at":1700000005},{"role":"customer","text":"Thanks! And a refund?","message_id":502,"at":1700000100}],"answered_upto":2,"replies_counted_from":0,"target":{"channel":"chat","customer":{"id":9,"email":"c@x","name":null},"customer_address":{"address":"c@x"},"support_address":null,"subject":null},"language":"en","decisions":[{"at":1700000005,"outcome":"replied","reason":"answered","message_ids":[501],"detail":"kb"}],"outbox":[],"failed":[{"action":{"seq":2,"external_id":"gorgias-agent:77:2","kind":{"type":"add_tags","names":["ai"]},"attempts":0,"first_failure_at":null,"maybe_sent":false,"last_error":null},"error":"400 Bad Request","at":1700000006}],"next_action_seq":3}"#;
 
+/// A session as the layout of one key per item (head version 2) stored it, captured from that
+/// version: the head, then the history entries and the decision (ticket 78: a customer message
+/// answered and the reply's Gorgias id recorded, a second message not answered yet).
+#[cfg(test)]
+pub(crate) const ITEM_KEYS_HEAD: &str = r#"{"v":2,"ticket_id":78,"state":"active","answered_upto":1,"replies_counted_from":0,"target":{"channel":"chat","customer":{"id":9,"email":"c@x","name":null},"customer_address":{"address":"c@x"},"support_address":null,"subject":null},"outbox":[],"failed":[],"next_action_seq":2,"history_len":3,"decisions_from":0,"decisions_len":1}"#;
+#[cfg(test)]
+pub(crate) const ITEM_KEYS_HISTORY: [&str; 3] = [
+    r#"{"role":"customer","text":"Where is my order #1001?","message_id":601,"at":1700000000}"#,
+    r#"{"role":"ai","text":"It shipped yesterday.","message_id":9101,"external_id":"gorgias-agent:78:1","at":1700000005}"#,
+    r#"{"role":"customer","text":"Thanks! And a refund?","message_id":602,"at":1700000100}"#,
+];
+#[cfg(test)]
+pub(crate) const ITEM_KEYS_DECISIONS: [&str; 1] = [
+    r#"{"at":1700000005,"outcome":"replied","reason":"answered","message_ids":[601],"detail":"kb"}"#,
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1685,7 +1747,8 @@ mod tests {
                 .filter(|w| matches!(w, Write::Put(tree, ..) if *tree == t))
                 .count()
         };
-        // One new entry, one changed in place, one new decision: not the 50 entries again.
+        // The pages of one new entry, one changed in place and one new decision: not the 50
+        // entries again.
         assert_eq!(pieces(TreeName::History), 2);
         assert_eq!(pieces(TreeName::Decisions), 1);
         store.commit(writes).await.unwrap();
@@ -1693,7 +1756,8 @@ mod tests {
         drop(store);
         let store = Store::open(&path).unwrap();
         assert_eq!(store.load_session(4).unwrap().as_ref(), Some(&next));
-        assert_eq!(pieces_of(&store, 4), (51, 26));
+        // 51 entries and 26 decisions, in pages of 16.
+        assert_eq!(pieces_of(&store, 4), (4, 2));
         let (listed, _) = store.sessions_after(None, 10);
         assert_eq!(listed, vec![next.clone()]);
         assert_eq!(store.sessions_desc().next().unwrap().unwrap(), next);
@@ -1729,9 +1793,27 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let stored = pieces(&store, TreeName::Decisions, 5);
         let cap = crate::domain::session::MAX_DECISIONS as u64;
-        assert_eq!(stored, (3..cap + 3).collect::<Vec<_>>());
+        let pages = |from: u64| (from..cap + from).step_by(16).collect::<Vec<_>>();
+        // The first page still holds decisions 3 to 15.
+        assert_eq!(pieces(&store, TreeName::Decisions, 5), pages(0));
+        assert_eq!(store.load_session(5).unwrap().unwrap(), session);
+        for i in 3..16 {
+            let before = session.clone();
+            session.record(
+                1_000 + i,
+                crate::domain::outcome::DecisionOutcome::Ignored,
+                crate::domain::outcome::DecisionReason::Operator,
+                vec![],
+                None,
+            );
+            store
+                .commit(Write::session_put(session.change_from(&before)))
+                .await
+                .unwrap();
+        }
+        // Sixteen dropped: the first page is gone, a page after the last one is written.
+        assert_eq!(pieces(&store, TreeName::Decisions, 5), pages(16));
         assert_eq!(store.load_session(5).unwrap().unwrap(), session);
     }
 
@@ -1746,7 +1828,8 @@ mod tests {
         store.commit(store.ticket_erasure(6)).await.unwrap();
         assert!(store.load_session(6).unwrap().is_none());
         assert_eq!(pieces_of(&store, 6), (0, 0));
-        assert_eq!(pieces_of(&store, 7), (8, 4));
+        // 8 entries and 4 decisions: a page each.
+        assert_eq!(pieces_of(&store, 7), (1, 1));
         assert_eq!(store.session_count(), 1);
     }
 
@@ -1754,20 +1837,48 @@ mod tests {
     async fn a_whole_write_over_a_longer_stored_session_leaves_only_its_own_pieces() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db")).unwrap();
-        let long = long_session(9, 5);
+        let long = long_session(9, 20);
         store
             .commit(Write::session_put(long.change()))
             .await
             .unwrap();
+        assert_eq!(pieces(&store, TreeName::History, 9), [0, 16, 32]);
+        assert_eq!(pieces(&store, TreeName::Decisions, 9), [0, 16]);
         let mut short = long_session(9, 1);
         short.stored.decisions_dropped = 3;
         store
             .commit(Write::session_put(short.change()))
             .await
             .unwrap();
-        assert_eq!(pieces(&store, TreeName::History, 9), [0, 1]);
-        assert_eq!(pieces(&store, TreeName::Decisions, 9), [3]);
+        assert_eq!(pieces(&store, TreeName::History, 9), [0]);
+        assert_eq!(pieces(&store, TreeName::Decisions, 9), [0]);
         assert_eq!(store.load_session(9).unwrap().unwrap(), short);
+    }
+
+    #[actix::test]
+    async fn a_step_that_shortens_the_history_rewrites_its_last_page_and_deletes_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        let before = long_session(10, 20);
+        store
+            .commit(Write::session_put(before.change()))
+            .await
+            .unwrap();
+        let mut next = before.clone();
+        next.history.truncate(20);
+        let change = next.change_from(&before);
+        assert!(matches!(change.pieces, Pieces::Since { .. }));
+        store.commit(Write::session_put(change)).await.unwrap();
+        assert_eq!(pieces(&store, TreeName::History, 10), [0, 16]);
+        // The last page holds what is left of it, not the entries cut off.
+        let last = store
+            .trees()
+            .unwrap()
+            .history
+            .get(sessions::piece_key(10, 16));
+        let last: serde_json::Value = serde_json::from_slice(&last.unwrap().unwrap()).unwrap();
+        assert_eq!(last["items"].as_array().unwrap().len(), 4);
+        assert_eq!(store.load_session(10).unwrap().unwrap(), next);
     }
 
     #[test]
@@ -1877,18 +1988,18 @@ mod tests {
     async fn a_head_whose_pieces_are_missing_is_corrupt_not_a_shorter_conversation() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("db")).unwrap();
-        let s = long_session(8, 3);
+        let s = long_session(8, 10);
         store.commit(Write::session_put(s.change())).await.unwrap();
         store
             .commit(vec![Write::Delete(
                 TreeName::History,
-                sessions::piece_key(8, 2),
+                sessions::piece_key(8, 16),
             )])
             .await
             .unwrap();
         let e = store.load_session(8).unwrap_err();
         assert!(e.is_damage(), "{e}");
-        assert!(e.to_string().contains("2 of 6"), "{e}");
+        assert!(e.to_string().contains("16 of 20"), "{e}");
     }
 
     #[actix::test]
@@ -1930,7 +2041,65 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(!sessions::is_legacy(&head), "rewritten as a head");
-        assert_eq!(pieces_of(&store, 77), (4, 1));
+        assert_eq!(pieces_of(&store, 77), (1, 1));
+        assert_eq!(store.session_count(), 1);
+    }
+
+    #[actix::test]
+    async fn a_session_stored_one_key_per_item_is_read_and_moved_to_pages_on_its_next_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let store = Store::open(&path).unwrap();
+        let mut writes = vec![Write::Put(
+            TreeName::Sessions,
+            78u64.to_be_bytes().to_vec(),
+            ITEM_KEYS_HEAD.as_bytes().to_vec(),
+        )];
+        let items = |tree, list: &[&str]| -> Vec<Write> {
+            list.iter()
+                .enumerate()
+                .map(|(seq, item)| {
+                    let key = sessions::piece_key(78, seq as u64);
+                    Write::Put(tree, key, item.as_bytes().to_vec())
+                })
+                .collect()
+        };
+        writes.extend(items(TreeName::HistoryItems, &ITEM_KEYS_HISTORY));
+        writes.extend(items(TreeName::DecisionItems, &ITEM_KEYS_DECISIONS));
+        store.commit(writes).await.unwrap();
+
+        let before = store.load_session(78).unwrap().unwrap();
+        let texts: Vec<&str> = before.history.iter().map(|e| &*e.text).collect();
+        assert_eq!(
+            texts,
+            [
+                "Where is my order #1001?",
+                "It shipped yesterday.",
+                "Thanks! And a refund?"
+            ]
+        );
+        assert_eq!(before.history[1].message_id, Some(9101));
+        assert_eq!(before.decisions.len(), 1);
+        assert_eq!(before.decisions[0].detail.as_deref(), Some("kb"));
+        assert_eq!(before.unanswered().len(), 1);
+        // Its pieces are known, only not in pages: no reread, no action taken for possibly sent.
+        assert!(!before.stored.in_doubt);
+        assert!(before.stored.layout_before);
+
+        let mut next = before.clone();
+        next.accept(&CustomerMessage::sample(78, 603, "hello?"), 1_700_000_200);
+        let change = next.change_from(&before);
+        assert_eq!(change.pieces, Pieces::All);
+        store.commit(Write::session_put(change)).await.unwrap();
+        next.stored.committed();
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        let read = store.load_session(78).unwrap().unwrap();
+        assert_eq!(read, next);
+        assert!(!read.stored.layout_before);
+        assert_eq!(pieces_of(&store, 78), (1, 1));
+        assert!(pieces(&store, TreeName::HistoryItems, 78).is_empty());
+        assert!(pieces(&store, TreeName::DecisionItems, 78).is_empty());
         assert_eq!(store.session_count(), 1);
     }
 

@@ -7,7 +7,9 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use gorgias_agent::domain::stats::{AI_REPLIES, HANDOFF_PREFIX};
 use gorgias_agent::server::Running;
+use gorgias_agent::store::Store;
 use gorgias_agent::time::now_secs;
 use gorgias_agent_testkit::builders::{put_sessions, session_with_history};
 use serde_json::{json, Value};
@@ -28,13 +30,35 @@ const ROUNDS: usize = 2;
 /// until the turns behind intake are done) and throughput.
 struct Run {
     messages: u64,
+    /// What the turns decided, from the console's counters: AI replies and handoffs.
+    decided: Decided,
     ok: u64,
     agent_cpu_secs: f64,
     by_role: BTreeMap<&'static str, f64>,
     load_secs: f64,
 }
 
+/// AI replies and handoffs counted so far.
+#[derive(Debug, Default, Clone, Copy)]
+struct Decided {
+    replies: i64,
+    handoffs: i64,
+}
+
+fn decided(store: &Store) -> Decided {
+    let mut d = Decided::default();
+    for (_, counter, n) in store.stat_rows(0, u32::MAX) {
+        if counter == AI_REPLIES {
+            d.replies += n;
+        } else if counter.starts_with(HANDOFF_PREFIX) {
+            d.handoffs += n;
+        }
+    }
+    d
+}
+
 async fn run(running: &Running, conns: usize, threads: usize, messages: u64) -> Run {
+    let decided_before = decided(&running.store);
     let before = cpu_by_thread();
     let started = Instant::now();
     let r = closed_loop(ClosedLoop {
@@ -46,8 +70,13 @@ async fn run(running: &Running, conns: usize, threads: usize, messages: u64) -> 
     drained(&running.store, Duration::from_secs(180)).await;
     // The generator's threads have ended: the threads left are the agent's.
     let by_role = cpu_delta_by_role(&before, &cpu_by_thread());
+    let decided_after = decided(&running.store);
     Run {
         messages,
+        decided: Decided {
+            replies: decided_after.replies - decided_before.replies,
+            handoffs: decided_after.handoffs - decided_before.handoffs,
+        },
         ok: r.ok,
         agent_cpu_secs: by_role.values().sum(),
         by_role,
@@ -77,6 +106,8 @@ fn summary(runs: &[Run]) -> Value {
     let ok: u64 = runs.iter().map(|r| r.ok).sum();
     let cpu: f64 = runs.iter().map(|r| r.agent_cpu_secs).sum();
     let secs: f64 = runs.iter().map(|r| r.load_secs).sum();
+    let replies: i64 = runs.iter().map(|r| r.decided.replies).sum();
+    let handoffs: i64 = runs.iter().map(|r| r.decided.handoffs).sum();
     let mut by_role = serde_json::Map::new();
     for r in runs {
         for (role, s) in &r.by_role {
@@ -96,6 +127,8 @@ fn summary(runs: &[Run]) -> Value {
         "rps": round(ok as f64 / secs.max(1e-9), 0),
         "agent_cpu_us_per_message": round(cpu * 1e6 / messages.max(1) as f64, 1),
         "cpu_us_per_message_by_thread": by_role,
+        "ai_replies": replies,
+        "handoffs": handoffs,
     })
 }
 
@@ -114,6 +147,13 @@ pub async fn part_history(args: &Args, dir: &Path) -> Value {
     }
     let new = summary(&new);
     let long = summary(&long);
+    // The comparison is of history length only: both kinds must be decided alike.
+    if long["handoffs"] != new["handoffs"] || long["ai_replies"] != new["ai_replies"] {
+        eprintln!(
+            "  history: WARNING the two kinds were decided differently (new: {} replies, {} handoffs; long: {} replies, {} handoffs): the ratio compares different turns",
+            new["ai_replies"], new["handoffs"], long["ai_replies"], long["handoffs"]
+        );
+    }
     let ratio = long["agent_cpu_us_per_message"]
         .as_f64()
         .unwrap_or(f64::NAN)

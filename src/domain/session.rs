@@ -205,6 +205,17 @@ pub struct Stored {
     /// still have landed, or it was read from a layout without pieces): the next commit writes
     /// every piece.
     pub in_doubt: bool,
+    /// The stored pieces are this state's, in a layout before the current one: the next commit
+    /// writes every piece in the current layout (and storage removes the old ones).
+    pub layout_before: bool,
+}
+
+impl Stored {
+    /// What is stored is this state, in the current layout: a commit of it landed.
+    pub fn committed(&mut self) {
+        self.in_doubt = false;
+        self.layout_before = false;
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -488,7 +499,10 @@ impl Session {
         if !before.stored.in_doubt {
             change.pending_unchanged = before.has_pending_work() == change.pending;
             change.handoff_unchanged = before.handed_off_at() == change.handed_off_at;
-            if let Some(pieces) = self.pieces_since(before) {
+            if let Some(pieces) = self
+                .pieces_since(before)
+                .filter(|_| !before.stored.layout_before)
+            {
                 change.pieces = pieces;
             }
         }
@@ -816,6 +830,24 @@ mod tests {
         );
         before.stored.in_doubt = true;
         assert_eq!(next.change_from(&before).pieces, Pieces::All);
+    }
+
+    #[test]
+    fn a_step_from_a_session_stored_in_the_layout_before_writes_every_piece_and_then_only_its_own()
+    {
+        let mut before = Session::new(1);
+        before.accept(&CustomerMessage::sample(1, 10, "hi"), 1);
+        before.stored.layout_before = true;
+        let mut next = before.clone();
+        next.accept(&CustomerMessage::sample(1, 11, "again"), 2);
+        let change = next.change_from(&before);
+        assert_eq!(change.pieces, Pieces::All);
+        // Its indexes are as stored: only the pieces' layout changes.
+        assert!(change.pending_unchanged && change.handoff_unchanged);
+        next.stored.committed();
+        let mut later = next.clone();
+        later.accept(&CustomerMessage::sample(1, 12, "and again"), 3);
+        assert_ne!(later.change_from(&next).pieces, Pieces::All);
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! How a session is laid out in storage: a small head in `sessions` (state, outbox, counts) and
-//! its history entries and decisions as keys of their own in `history` and `decisions` (ticket
-//! id ++ sequence, big-endian), so a commit writes what changed rather than the whole
-//! conversation. Also reads the layout before it (a whole session as one JSON record in
-//! `sessions`): such a session is read as one whose stored pieces are unknown, so its next
-//! commit writes all of them and the head, converting it.
+//! its history entries and decisions in pages of [`PAGE`] consecutive items, keys of their own
+//! in `history_pages` and `decision_pages` (ticket id ++ the first item's sequence number,
+//! big-endian), so a commit writes the pages that changed rather than the whole conversation,
+//! and waking a ticket reads a few keys rather than one per message. Also reads the layouts
+//! before it: one key per item (head version 2, trees `history` and `decisions`), and a whole
+//! session as one JSON record in `sessions`; such a session's next commit writes it in this
+//! layout and removes the old pieces.
 
 use std::collections::VecDeque;
 
@@ -11,14 +13,23 @@ use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 use crate::domain::session::{
-    DecisionRecord, FailedAction, HistoryEntry, OutboundAction, ReplyTarget, Session, SessionState,
-    Stored,
+    FailedAction, OutboundAction, ReplyTarget, Session, SessionState, Stored,
 };
 
 /// The head's layout version; a head's encoding starts with it (`{"v":`), a whole session of
-/// the layout before never does (`{"ticket_id":`).
-const VERSION: u32 = 2;
+/// the first layout never does (`{"ticket_id":`). Version 2 stored one key per item.
+const VERSION: u32 = 3;
+const VERSION_ITEM_KEYS: u32 = 2;
 const HEAD_START: &[u8] = b"{\"v\":";
+
+/// Items per page: a commit rewrites at most this many entries (and as many decisions) besides
+/// the head, and a conversation of n messages is read back in n / PAGE keys.
+pub const PAGE: u64 = 16;
+
+/// The sequence number a page starts at (its key's), for the item at `seq`.
+pub fn page_of(seq: u64) -> u64 {
+    seq - seq % PAGE
+}
 
 /// A piece's key: the ticket, then the piece's sequence number.
 pub fn piece_key(ticket_id: u64, seq: u64) -> Vec<u8> {
@@ -58,7 +69,6 @@ struct HeadOut<'a> {
 /// The session record without its pieces, as read.
 #[derive(Deserialize)]
 struct HeadIn {
-    #[allow(dead_code)]
     v: u32,
     ticket_id: u64,
     state: SessionState,
@@ -98,12 +108,33 @@ pub fn encode_head(s: &Session) -> Vec<u8> {
     .expect("a session head always serializes")
 }
 
-pub fn encode_entry(e: &HistoryEntry) -> Vec<u8> {
-    serde_json::to_vec(e).expect("a history entry always serializes")
+/// A page as written: the sequence number of its first item, then the items.
+#[derive(Serialize)]
+struct PageOut<'a, T> {
+    first: u64,
+    items: Vec<&'a T>,
 }
 
-pub fn encode_decision(d: &DecisionRecord) -> Vec<u8> {
-    serde_json::to_vec(d).expect("a decision always serializes")
+#[derive(Deserialize)]
+struct PageIn<T> {
+    first: u64,
+    items: Vec<T>,
+}
+
+/// The page starting at `page` of a list whose item at sequence `from` is `list[0]`: the items
+/// of the list in `page..page + PAGE`.
+pub fn encode_page<'a, T: Serialize + 'a>(
+    page: u64,
+    from: u64,
+    list: impl IntoIterator<Item = &'a T>,
+) -> Vec<u8> {
+    let first = page.max(from);
+    let items = list
+        .into_iter()
+        .skip((first - from) as usize)
+        .take((page + PAGE - first) as usize)
+        .collect();
+    serde_json::to_vec(&PageOut { first, items }).expect("a page always serializes")
 }
 
 /// Whether a `sessions` record is a whole session of the layout before.
@@ -122,6 +153,8 @@ fn corrupt(ticket_id: u64, what: &str, reason: impl ToString) -> StoreError {
 pub struct PieceRanges {
     pub history: std::ops::Range<u64>,
     pub decisions: std::ops::Range<u64>,
+    /// Stored one key per item (head version 2), not in pages.
+    pub item_keys: bool,
 }
 
 /// Decodes the `sessions` record of `ticket_id`: a whole session (the layout before, no ranges),
@@ -137,9 +170,18 @@ pub fn decode_record(
         return Ok((whole, None));
     }
     let h: HeadIn = serde_json::from_slice(record).map_err(|e| corrupt(ticket_id, "session", e))?;
+    if h.v != VERSION && h.v != VERSION_ITEM_KEYS {
+        return Err(corrupt(
+            ticket_id,
+            "session",
+            format!("layout version {} is not one this version reads", h.v),
+        ));
+    }
+    let item_keys = h.v == VERSION_ITEM_KEYS;
     let ranges = PieceRanges {
         history: 0..h.history_len as u64,
         decisions: h.decisions_from..h.decisions_from + h.decisions_len as u64,
+        item_keys,
     };
     let session = Session {
         ticket_id: h.ticket_id,
@@ -157,28 +199,68 @@ pub fn decode_record(
         stored: Stored {
             decisions_dropped: h.decisions_from,
             in_doubt: false,
+            layout_before: item_keys,
         },
     };
     Ok((session, Some(ranges)))
 }
 
-/// Decodes pieces read from `range` (key, value in key order) into `T`s; every sequence number
-/// of the range must be there.
+/// The keys holding the items of `range`: its pages (or, one key per item, the items).
+pub fn piece_keys(
+    ticket_id: u64,
+    range: &std::ops::Range<u64>,
+    item_keys: bool,
+) -> std::ops::Range<Vec<u8>> {
+    let start = if item_keys {
+        range.start
+    } else {
+        page_of(range.start)
+    };
+    piece_key(ticket_id, start)..piece_key(ticket_id, range.end)
+}
+
+/// Decodes the pieces read for `range` (key, value in key order) into `T`s; every sequence
+/// number of the range must be there. Items outside the range are skipped: the dropped front of
+/// a first page, and items a page was written with before its head (a commit writes pages
+/// first).
 pub fn decode_pieces<T: serde::de::DeserializeOwned>(
     ticket_id: u64,
     what: &str,
     range: &std::ops::Range<u64>,
-    items: impl IntoIterator<Item = Result<(sled::IVec, sled::IVec), StoreError>>,
+    item_keys: bool,
+    pieces: impl IntoIterator<Item = Result<(sled::IVec, sled::IVec), StoreError>>,
 ) -> Result<Vec<T>, StoreError> {
     let mut out = Vec::with_capacity((range.end - range.start) as usize);
     let mut expected = range.start;
-    for item in items {
-        let (k, v) = item?;
-        if piece_seq(&k) != Some(expected) {
-            break;
+    fn json<U: serde::de::DeserializeOwned>(
+        ticket_id: u64,
+        what: &str,
+        v: &[u8],
+    ) -> Result<U, StoreError> {
+        serde_json::from_slice(v).map_err(|e| corrupt(ticket_id, what, e))
+    }
+    'pieces: for piece in pieces {
+        let (k, v) = piece?;
+        let (first, items) = if item_keys {
+            let Some(seq) = piece_seq(&k) else { break };
+            (seq, vec![json(ticket_id, what, &v)?])
+        } else {
+            let page: PageIn<T> = json(ticket_id, what, &v)?;
+            (page.first, page.items)
+        };
+        for (i, item) in (0u64..).zip(items) {
+            let Some(seq) = first.checked_add(i) else {
+                break 'pieces;
+            };
+            if seq < expected {
+                continue;
+            }
+            if seq != expected || seq >= range.end {
+                break 'pieces;
+            }
+            out.push(item);
+            expected += 1;
         }
-        out.push(serde_json::from_slice(&v).map_err(|e| corrupt(ticket_id, what, e))?);
-        expected += 1;
     }
     if expected != range.end {
         return Err(corrupt(
@@ -192,4 +274,56 @@ pub fn decode_pieces<T: serde::de::DeserializeOwned>(
         ));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(range: std::ops::Range<u64>, pages: &[(u64, &str)]) -> Result<Vec<u64>, StoreError> {
+        let pieces = pages.iter().map(|(page, value)| {
+            Ok((
+                sled::IVec::from(piece_key(1, *page)),
+                sled::IVec::from(value.as_bytes()),
+            ))
+        });
+        decode_pieces(1, "history", &range, false, pieces)
+    }
+
+    #[test]
+    fn a_page_holds_the_items_of_its_sixteen_sequence_numbers() {
+        let list: Vec<u64> = (100..140).collect();
+        let page = encode_page(16, 0, &list);
+        assert_eq!(
+            String::from_utf8(page).unwrap(),
+            format!(
+                "{{\"first\":16,\"items\":{:?}}}",
+                (116..132).collect::<Vec<_>>()
+            )
+            .replace(' ', "")
+        );
+        // A list whose front was dropped: its first kept item is sequence 20.
+        let kept: VecDeque<u64> = (0..5).collect();
+        assert_eq!(
+            String::from_utf8(encode_page(16, 20, &kept)).unwrap(),
+            r#"{"first":20,"items":[0,1,2,3,4]}"#
+        );
+    }
+
+    #[test]
+    fn reading_pages_skips_items_outside_the_heads_range_and_finds_gaps() {
+        let pages = [
+            (0, r#"{"first":3,"items":[3,4,5]}"#),
+            (16, r#"{"first":16,"items":[16,17,18]}"#),
+        ];
+        // Items before the range (dropped) and after it (written before their head) are not read.
+        assert_eq!(read(4..5, &pages[..1]).unwrap(), [4]);
+        let e = read(4..17, &pages).unwrap_err();
+        assert!(e.to_string().contains("2 of 13 entries"), "{e}");
+        let e = read(0..2, &pages[..1]).unwrap_err();
+        assert!(e.to_string().contains("0 of 2"), "{e}");
+        // A page claiming a first item at the end of the numbers is damage, not a panic.
+        let absurd = [(0, r#"{"first":18446744073709551615,"items":[1,2]}"#)];
+        assert!(read(0..2, &absurd).unwrap_err().is_damage());
+    }
 }

@@ -219,7 +219,7 @@ impl Handler<Resume> for TicketActor {
                 .into_actor(self)
                 .map(|result, act, _| match result {
                     Ok(mut session) => {
-                        session.stored.in_doubt = false;
+                        session.stored.committed();
                         tracing::info!(
                             ticket_id = act.ticket_id,
                             outcome = DecisionOutcome::Resumed.code(),

@@ -183,7 +183,7 @@ async fn commit(
     ));
     match cx.store.commit(writes).await {
         Ok(()) => {
-            next.stored.in_doubt = false;
+            next.stored.committed();
             *session = next;
             Ok(())
         }

@@ -64,7 +64,9 @@ pub fn session_with_history(ticket_id: u64, entries: usize, at: u64) -> Session 
             text: if customer {
                 format!("Hi, where is my order #{i}? It has not arrived yet.").into()
             } else {
-                "Your order ships within 2 business days; the tracking link is in your confirmation email.".into()
+                // Not an answer of the shipped knowledge base: the next message to such a
+                // ticket is answered, not handed off as a repeat.
+                format!("Thanks for waiting ({i}); I asked the warehouse and will write again as soon as I hear back.").into()
             },
             message_id: Some(ticket_id * 1000 + i as u64),
             external_id: (!customer).then(|| format!("ai-{ticket_id}-{i}")),
