@@ -1876,8 +1876,9 @@ mod tests {
             .unwrap()
             .history
             .get(sessions::piece_key(10, 16));
-        let last: serde_json::Value = serde_json::from_slice(&last.unwrap().unwrap()).unwrap();
-        assert_eq!(last["items"].as_array().unwrap().len(), 4);
+        let (first, items) =
+            <HistoryEntry as sessions::Piece>::decode_page(&last.unwrap().unwrap()).unwrap();
+        assert_eq!((first, items.len()), (16, 4));
         assert_eq!(store.load_session(10).unwrap().unwrap(), next);
     }
 

@@ -33,9 +33,10 @@ pub struct HistoryEntry {
     pub text: std::sync::Arc<str>,
     /// Gorgias message id: the customer's message, or the AI's once Gorgias confirmed the post.
     pub message_id: Option<u64>,
-    /// For AI messages: the `external_id` the post carries.
+    /// For AI messages: the `external_id` the post carries (shared, like the text: a turn
+    /// copies the session it works on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external_id: Option<String>,
+    pub external_id: Option<std::sync::Arc<str>>,
     /// Unix seconds.
     pub at: u64,
 }
@@ -333,7 +334,7 @@ impl Session {
             role: Role::Ai,
             text: text.into(),
             message_id: None,
-            external_id: Some(external_id.to_string()),
+            external_id: Some(external_id.into()),
             at: now,
         });
         self.answered_upto = self.history.len();

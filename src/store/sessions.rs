@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::StoreError;
 use crate::domain::session::{
-    FailedAction, OutboundAction, ReplyTarget, Session, SessionState, Stored,
+    DecisionRecord, FailedAction, HistoryEntry, OutboundAction, ReplyTarget, Role, Session,
+    SessionState, Stored,
 };
 
 /// The head's layout version; a head's encoding starts with it (`{"v":`), a whole session of
@@ -108,11 +109,11 @@ pub fn encode_head(s: &Session) -> Vec<u8> {
     .expect("a session head always serializes")
 }
 
-/// A page as written: the sequence number of its first item, then the items.
+/// A page as written in JSON: the sequence number of its first item, then the items.
 #[derive(Serialize)]
 struct PageOut<'a, T> {
     first: u64,
-    items: Vec<&'a T>,
+    items: &'a [&'a T],
 }
 
 #[derive(Deserialize)]
@@ -121,20 +122,162 @@ struct PageIn<T> {
     items: Vec<T>,
 }
 
+/// What pages hold, and how a page of them is encoded: JSON unless the kind says otherwise.
+pub trait Piece: Sized + Serialize + serde::de::DeserializeOwned {
+    fn encode_page(first: u64, items: &[&Self]) -> Vec<u8> {
+        serde_json::to_vec(&PageOut { first, items }).expect("a page always serializes")
+    }
+
+    /// The page's first sequence number and its items.
+    fn decode_page(value: &[u8]) -> Result<(u64, Vec<Self>), String> {
+        let page: PageIn<Self> = serde_json::from_slice(value).map_err(|e| e.to_string())?;
+        Ok((page.first, page.items))
+    }
+}
+
+impl Piece for DecisionRecord {}
+
+/// History pages are binary: texts are most of a session's bytes and reading them back is
+/// most of what waking a long ticket costs. A page is its format byte, the first sequence
+/// number (u64) and the count (u32), then per entry: role (0 customer, 1 AI), `at` (u64), a
+/// flags byte (1: a message id follows as u64, 2: an external id follows), then the external
+/// id and the text, each as a u32 length and UTF-8 bytes; integers big-endian. A page that
+/// starts with `{` is JSON, as pages were first written.
+const HISTORY_PAGE_BINARY: u8 = 1;
+
+impl Piece for HistoryEntry {
+    fn encode_page(first: u64, items: &[&Self]) -> Vec<u8> {
+        let size: usize = items
+            .iter()
+            .map(|e| 26 + e.text.len() + e.external_id.as_ref().map_or(0, |x| 4 + x.len()))
+            .sum();
+        let mut out = Vec::with_capacity(13 + size);
+        out.push(HISTORY_PAGE_BINARY);
+        out.extend_from_slice(&first.to_be_bytes());
+        out.extend_from_slice(&(items.len() as u32).to_be_bytes());
+        let put_str = |out: &mut Vec<u8>, s: &str| {
+            out.extend_from_slice(&(s.len() as u32).to_be_bytes());
+            out.extend_from_slice(s.as_bytes());
+        };
+        for e in items {
+            out.push(match e.role {
+                Role::Customer => 0,
+                Role::Ai => 1,
+            });
+            out.extend_from_slice(&e.at.to_be_bytes());
+            out.push(u8::from(e.message_id.is_some()) | u8::from(e.external_id.is_some()) << 1);
+            if let Some(id) = e.message_id {
+                out.extend_from_slice(&id.to_be_bytes());
+            }
+            if let Some(x) = &e.external_id {
+                put_str(&mut out, x);
+            }
+            put_str(&mut out, &e.text);
+        }
+        out
+    }
+
+    fn decode_page(value: &[u8]) -> Result<(u64, Vec<Self>), String> {
+        match value.first() {
+            Some(b'{') => {
+                let page: PageIn<Self> =
+                    serde_json::from_slice(value).map_err(|e| e.to_string())?;
+                Ok((page.first, page.items))
+            }
+            Some(&HISTORY_PAGE_BINARY) => decode_history_page(&value[1..]),
+            _ => Err("not a history page".into()),
+        }
+    }
+}
+
+fn decode_history_page(bytes: &[u8]) -> Result<(u64, Vec<HistoryEntry>), String> {
+    let mut r = Reader(bytes);
+    let short = || "the page ends early".to_string();
+    let first = r.u64().ok_or_else(short)?;
+    let count = r.u32().ok_or_else(short)?;
+    // Each entry takes at least 14 bytes: a count beyond what the page holds is damage.
+    if count as usize > bytes.len() / 14 {
+        return Err(format!("the page claims {count} entries"));
+    }
+    let mut items = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let role = match r.u8().ok_or_else(short)? {
+            0 => Role::Customer,
+            1 => Role::Ai,
+            other => return Err(format!("unknown role {other}")),
+        };
+        let at = r.u64().ok_or_else(short)?;
+        let flags = r.u8().ok_or_else(short)?;
+        let message_id = match flags & 1 {
+            0 => None,
+            _ => Some(r.u64().ok_or_else(short)?),
+        };
+        let external_id = match flags & 2 {
+            0 => None,
+            _ => Some(r.str()?.into()),
+        };
+        let text = r.str()?.into();
+        items.push(HistoryEntry {
+            role,
+            text,
+            message_id,
+            external_id,
+            at,
+        });
+    }
+    if !r.0.is_empty() {
+        return Err(format!("{} bytes after the last entry", r.0.len()));
+    }
+    Ok((first, items))
+}
+
+/// Reads a binary page front to back.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(head)
+    }
+
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_be_bytes(self.take(4)?.try_into().ok()?))
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_be_bytes(self.take(8)?.try_into().ok()?))
+    }
+
+    fn str(&mut self) -> Result<&'a str, String> {
+        let short = || "the page ends early".to_string();
+        let len = self.u32().ok_or_else(short)? as usize;
+        let bytes = self.take(len).ok_or_else(short)?;
+        std::str::from_utf8(bytes).map_err(|_| "a text is not UTF-8".to_string())
+    }
+}
+
 /// The page starting at `page` of a list whose item at sequence `from` is `list[0]`: the items
 /// of the list in `page..page + PAGE`.
-pub fn encode_page<'a, T: Serialize + 'a>(
+pub fn encode_page<'a, T: Piece + 'a>(
     page: u64,
     from: u64,
     list: impl IntoIterator<Item = &'a T>,
 ) -> Vec<u8> {
     let first = page.max(from);
-    let items = list
+    let items: Vec<&T> = list
         .into_iter()
         .skip((first - from) as usize)
         .take((page + PAGE - first) as usize)
         .collect();
-    serde_json::to_vec(&PageOut { first, items }).expect("a page always serializes")
+    T::encode_page(first, &items)
 }
 
 /// Whether a `sessions` record is a whole session of the layout before.
@@ -223,7 +366,7 @@ pub fn piece_keys(
 /// number of the range must be there. Items outside the range are skipped: the dropped front of
 /// a first page, and items a page was written with before its head (a commit writes pages
 /// first).
-pub fn decode_pieces<T: serde::de::DeserializeOwned>(
+pub fn decode_pieces<T: Piece>(
     ticket_id: u64,
     what: &str,
     range: &std::ops::Range<u64>,
@@ -245,8 +388,7 @@ pub fn decode_pieces<T: serde::de::DeserializeOwned>(
             let Some(seq) = piece_seq(&k) else { break };
             (seq, vec![json(ticket_id, what, &v)?])
         } else {
-            let page: PageIn<T> = json(ticket_id, what, &v)?;
-            (page.first, page.items)
+            T::decode_page(&v).map_err(|reason| corrupt(ticket_id, what, reason))?
         };
         for (i, item) in (0u64..).zip(items) {
             let Some(seq) = first.checked_add(i) else {
@@ -279,6 +421,8 @@ pub fn decode_pieces<T: serde::de::DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Piece for u64 {}
 
     fn read(range: std::ops::Range<u64>, pages: &[(u64, &str)]) -> Result<Vec<u64>, StoreError> {
         let pieces = pages.iter().map(|(page, value)| {
@@ -325,5 +469,71 @@ mod tests {
         // A page claiming a first item at the end of the numbers is damage, not a panic.
         let absurd = [(0, r#"{"first":18446744073709551615,"items":[1,2]}"#)];
         assert!(read(0..2, &absurd).unwrap_err().is_damage());
+    }
+
+    fn entry(
+        role: Role,
+        text: &str,
+        message_id: Option<u64>,
+        external_id: Option<&str>,
+    ) -> HistoryEntry {
+        HistoryEntry {
+            role,
+            text: text.into(),
+            message_id,
+            external_id: external_id.map(Into::into),
+            at: 1_700_000_000,
+        }
+    }
+
+    #[test]
+    fn history_pages_are_binary_and_read_back_whole_and_json_pages_still_read() {
+        let list = vec![
+            entry(Role::Customer, "Où est ma commande ? 📦", Some(601), None),
+            entry(Role::Ai, "", None, Some("gorgias-agent:78:1")),
+            entry(
+                Role::Ai,
+                "It shipped.",
+                Some(9101),
+                Some("gorgias-agent:78:2"),
+            ),
+        ];
+        let page = encode_page(0, 0, &list);
+        assert_eq!(page[0], HISTORY_PAGE_BINARY);
+        assert_eq!(HistoryEntry::decode_page(&page).unwrap(), (0, list.clone()));
+        let json =
+            r#"{"first":16,"items":[{"role":"customer","text":"hi","message_id":7,"at":5}]}"#;
+        let (first, items) = HistoryEntry::decode_page(json.as_bytes()).unwrap();
+        assert_eq!(first, 16);
+        assert_eq!(&*items[0].text, "hi");
+    }
+
+    #[test]
+    fn a_damaged_history_page_is_an_error_never_a_panic() {
+        let list = vec![entry(Role::Customer, "hello", Some(1), Some("x"))];
+        let page = encode_page(0, 0, &list);
+        for cut in 0..page.len() {
+            assert!(
+                HistoryEntry::decode_page(&page[..cut]).is_err(),
+                "cut at {cut}"
+            );
+        }
+        let mut extra = page.clone();
+        extra.push(0);
+        assert!(HistoryEntry::decode_page(&extra).is_err());
+        let mut bad_role = page.clone();
+        bad_role[13] = 9;
+        assert!(HistoryEntry::decode_page(&bad_role)
+            .unwrap_err()
+            .contains("role"));
+        let mut not_utf8 = page.clone();
+        let last = not_utf8.len() - 1;
+        not_utf8[last] = 0xff;
+        assert!(HistoryEntry::decode_page(&not_utf8)
+            .unwrap_err()
+            .contains("UTF-8"));
+        let mut absurd = page;
+        absurd[9..13].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(HistoryEntry::decode_page(&absurd).is_err());
     }
 }

@@ -69,7 +69,7 @@ pub fn session_with_history(ticket_id: u64, entries: usize, at: u64) -> Session 
                 format!("Thanks for waiting ({i}); I asked the warehouse and will write again as soon as I hear back.").into()
             },
             message_id: Some(ticket_id * 1000 + i as u64),
-            external_id: (!customer).then(|| format!("ai-{ticket_id}-{i}")),
+            external_id: (!customer).then(|| format!("ai-{ticket_id}-{i}").into()),
             at,
         });
     }
