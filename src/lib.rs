@@ -7,7 +7,7 @@
 //! - [`intake`] applies the [`intake::filter`] rules and the handed-off check, admits through
 //!   the [`dedup`] window (shared with the HTTP workers, pruned by its actor), stores the event
 //!   durably through [`store`] (group commit; one sled tree per concern, sessions as a small
-//!   head plus their history entries and decisions as keys of their own), wakes the ticket, and
+//!   head plus their history entries and decisions in pages of 16), wakes the ticket, and
 //!   returns a typed result the adapter maps to an answer (only after the flush: 200);
 //! - the [`tickets::supervisor`] wakes the ticket's [`tickets::actor`], which runs one
 //!   [`tickets::turn`] at a time: new messages into the [`domain::session`], a decision from the
