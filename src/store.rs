@@ -354,17 +354,21 @@ impl Write {
                 decisions: decided,
                 decisions_dropped,
             } => {
-                let mut history_pages: BTreeSet<u64> =
-                    written.iter().map(|&i| page_of(i as u64)).collect();
-                // The page the history now ends in loses the entries past its end.
-                if !history_gone.is_empty() && !history_len.is_multiple_of(PAGE) {
-                    history_pages.insert(page_of(history_len));
-                }
+                // The page the history now ends in, when it loses entries past that end: a
+                // removal, so after the head (a reader of the old head finds them still there).
+                let shortened = (!history_gone.is_empty() && !history_len.is_multiple_of(PAGE))
+                    .then(|| page_of(history_len));
+                let history_pages: BTreeSet<u64> = written
+                    .iter()
+                    .map(|&i| page_of(i as u64))
+                    .filter(|&page| Some(page) != shortened)
+                    .collect();
                 let decision_pages: BTreeSet<u64> =
                     decided.iter().map(|&seq| page_of(seq)).collect();
                 writes.extend(history_pages.into_iter().map(history_page));
                 writes.extend(decision_pages.into_iter().map(decision_page));
                 writes.push(head);
+                writes.extend(shortened.map(history_page));
                 let gone_end = history_gone.end as u64;
                 writes.extend(
                     (history_len.div_ceil(PAGE) * PAGE..gone_end)
@@ -1770,6 +1774,24 @@ mod tests {
         )
     }
 
+    /// Records a decision for each of `times`, committing each as a step.
+    async fn record_decisions(store: &Store, session: &mut Session, times: Range<u64>) {
+        for i in times {
+            let before = session.clone();
+            session.record(
+                1_000 + i,
+                crate::domain::outcome::DecisionOutcome::Ignored,
+                crate::domain::outcome::DecisionReason::Operator,
+                vec![],
+                None,
+            );
+            store
+                .commit(Write::session_put(session.change_from(&before)))
+                .await
+                .unwrap();
+        }
+    }
+
     #[actix::test]
     async fn decisions_past_the_cap_are_deleted_as_they_drop_off_the_front() {
         let dir = tempfile::tempdir().unwrap();
@@ -1779,39 +1801,13 @@ mod tests {
             .commit(Write::session_put(session.change()))
             .await
             .unwrap();
-        for i in 0..3 {
-            let before = session.clone();
-            session.record(
-                1_000 + i,
-                crate::domain::outcome::DecisionOutcome::Ignored,
-                crate::domain::outcome::DecisionReason::Operator,
-                vec![],
-                None,
-            );
-            store
-                .commit(Write::session_put(session.change_from(&before)))
-                .await
-                .unwrap();
-        }
+        record_decisions(&store, &mut session, 0..3).await;
         let cap = crate::domain::session::MAX_DECISIONS as u64;
         let pages = |from: u64| (from..cap + from).step_by(16).collect::<Vec<_>>();
         // The first page still holds decisions 3 to 15.
         assert_eq!(pieces(&store, TreeName::Decisions, 5), pages(0));
         assert_eq!(store.load_session(5).unwrap().unwrap(), session);
-        for i in 3..16 {
-            let before = session.clone();
-            session.record(
-                1_000 + i,
-                crate::domain::outcome::DecisionOutcome::Ignored,
-                crate::domain::outcome::DecisionReason::Operator,
-                vec![],
-                None,
-            );
-            store
-                .commit(Write::session_put(session.change_from(&before)))
-                .await
-                .unwrap();
-        }
+        record_decisions(&store, &mut session, 3..16).await;
         // Sixteen dropped: the first page is gone, a page after the last one is written.
         assert_eq!(pieces(&store, TreeName::Decisions, 5), pages(16));
         assert_eq!(store.load_session(5).unwrap().unwrap(), session);
@@ -1868,7 +1864,14 @@ mod tests {
         next.history.truncate(20);
         let change = next.change_from(&before);
         assert!(matches!(change.pieces, Pieces::Since { .. }));
-        store.commit(Write::session_put(change)).await.unwrap();
+        let writes = Write::session_put(change);
+        // What shortens the stored history comes after the head that no longer counts it.
+        let at = |matches: &dyn Fn(&Write) -> bool| writes.iter().position(matches).unwrap();
+        let head = at(&|w| matches!(w, Write::Put(TreeName::Sessions, ..)));
+        let tail = at(&|w| matches!(w, Write::Put(TreeName::History, ..)));
+        let gone = at(&|w| matches!(w, Write::Delete(TreeName::History, ..)));
+        assert!(head < tail && head < gone, "{writes:?}");
+        store.commit(writes).await.unwrap();
         assert_eq!(pieces(&store, TreeName::History, 10), [0, 16]);
         // The last page holds what is left of it, not the entries cut off.
         let last = store
