@@ -68,8 +68,9 @@ pub struct DecisionRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
     /// The customer's order the decision was about (normalized fields only), for operators.
+    /// Boxed: most decisions have none, and a session's decisions are copied with it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub order: Option<Order>,
+    pub order: Option<Box<Order>>,
 }
 
 /// Where and to whom a public reply goes; taken from the customer message it answers.
@@ -395,7 +396,7 @@ impl Session {
     /// Names the order the latest decision was about.
     pub fn attach_order(&mut self, order: Order) {
         if let Some(last) = self.decisions.back_mut() {
-            last.order = Some(order);
+            last.order = Some(Box::new(order));
         }
     }
 

@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
+use crate::domain::outcome::DecisionOutcome;
 use crate::domain::session::{
     DecisionRecord, FailedAction, HistoryEntry, OutboundAction, ReplyTarget, Role, Session,
     SessionState, Stored,
@@ -109,7 +110,7 @@ pub fn encode_head(s: &Session) -> Vec<u8> {
     .expect("a session head always serializes")
 }
 
-/// A page as written in JSON: the sequence number of its first item, then the items.
+/// A page as first written, in JSON: the sequence number of its first item, then the items.
 #[derive(Serialize)]
 struct PageOut<'a, T> {
     first: u64,
@@ -130,12 +131,117 @@ pub trait Piece: Sized + Serialize + serde::de::DeserializeOwned {
 
     /// The page's first sequence number and its items.
     fn decode_page(value: &[u8]) -> Result<(u64, Vec<Self>), String> {
-        let page: PageIn<Self> = serde_json::from_slice(value).map_err(|e| e.to_string())?;
-        Ok((page.first, page.items))
+        decode_json_page(value)
     }
 }
 
-impl Piece for DecisionRecord {}
+fn decode_json_page<T: serde::de::DeserializeOwned>(value: &[u8]) -> Result<(u64, Vec<T>), String> {
+    let page: PageIn<T> = serde_json::from_slice(value).map_err(|e| e.to_string())?;
+    Ok((page.first, page.items))
+}
+
+/// Decision pages are binary too, the same frame as history pages: per decision `at` (u64), the
+/// outcome (u8, see [`outcome_byte`]), the reason, the message ids (a u32 count, then u64s), a
+/// flags byte (1: a detail follows, 2: the order follows, as its JSON document), then those.
+/// A page that starts with `{` is JSON, as pages were first written.
+const DECISION_PAGE_BINARY: u8 = 1;
+
+fn outcome_byte(outcome: DecisionOutcome) -> u8 {
+    match outcome {
+        DecisionOutcome::Replied => 0,
+        DecisionOutcome::HandedOff => 1,
+        DecisionOutcome::Ignored => 2,
+        DecisionOutcome::Resumed => 3,
+        DecisionOutcome::ActionFailed => 4,
+    }
+}
+
+fn byte_outcome(byte: u8) -> Option<DecisionOutcome> {
+    Some(match byte {
+        0 => DecisionOutcome::Replied,
+        1 => DecisionOutcome::HandedOff,
+        2 => DecisionOutcome::Ignored,
+        3 => DecisionOutcome::Resumed,
+        4 => DecisionOutcome::ActionFailed,
+        _ => return None,
+    })
+}
+
+impl Piece for DecisionRecord {
+    fn encode_page(first: u64, items: &[&Self]) -> Vec<u8> {
+        // The order's JSON is not counted: most decisions have none.
+        let size: usize = items
+            .iter()
+            .map(|d| {
+                22 + d.reason.len()
+                    + 8 * d.message_ids.len()
+                    + d.detail.as_ref().map_or(0, |x| 4 + x.len())
+            })
+            .sum();
+        let mut out = Vec::with_capacity(13 + size);
+        page_frame(&mut out, DECISION_PAGE_BINARY, first, items.len());
+        for d in items {
+            out.extend_from_slice(&d.at.to_be_bytes());
+            out.push(outcome_byte(d.outcome));
+            put_str(&mut out, &d.reason);
+            out.extend_from_slice(&(d.message_ids.len() as u32).to_be_bytes());
+            for id in &d.message_ids {
+                out.extend_from_slice(&id.to_be_bytes());
+            }
+            out.push(u8::from(d.detail.is_some()) | u8::from(d.order.is_some()) << 1);
+            if let Some(detail) = &d.detail {
+                put_str(&mut out, detail);
+            }
+            if let Some(order) = &d.order {
+                let json = serde_json::to_string(order).expect("an order always serializes");
+                put_str(&mut out, &json);
+            }
+        }
+        out
+    }
+
+    fn decode_page(value: &[u8]) -> Result<(u64, Vec<Self>), String> {
+        match value.first() {
+            Some(b'{') => decode_json_page(value),
+            // Each decision takes at least 18 bytes.
+            Some(&DECISION_PAGE_BINARY) => decode_binary(&value[1..], 18, |r| {
+                let at = r.u64()?;
+                let outcome = r.u8()?;
+                let outcome =
+                    byte_outcome(outcome).ok_or_else(|| format!("unknown outcome {outcome}"))?;
+                let reason = r.str()?.to_string();
+                let ids = r.u32()? as usize;
+                if ids > r.0.len() / 8 {
+                    return Err(format!("a decision claims {ids} message ids"));
+                }
+                let mut message_ids = Vec::with_capacity(ids);
+                for _ in 0..ids {
+                    message_ids.push(r.u64()?);
+                }
+                let flags = r.u8()?;
+                let detail = match flags & 1 {
+                    0 => None,
+                    _ => Some(r.str()?.to_string()),
+                };
+                let order = match flags & 2 {
+                    0 => None,
+                    _ => Some(Box::new(
+                        serde_json::from_str(r.str()?).map_err(|e| e.to_string())?,
+                    )),
+                };
+                Ok(DecisionRecord {
+                    at,
+                    outcome,
+                    reason,
+                    message_ids,
+                    detail,
+                    order,
+                })
+            }),
+            _ => Err("not a decision page".into()),
+        }
+    }
+}
 
 /// History pages are binary: texts are most of a session's bytes and reading them back is
 /// most of what waking a long ticket costs. A page is its format byte, the first sequence
@@ -152,13 +258,7 @@ impl Piece for HistoryEntry {
             .map(|e| 26 + e.text.len() + e.external_id.as_ref().map_or(0, |x| 4 + x.len()))
             .sum();
         let mut out = Vec::with_capacity(13 + size);
-        out.push(HISTORY_PAGE_BINARY);
-        out.extend_from_slice(&first.to_be_bytes());
-        out.extend_from_slice(&(items.len() as u32).to_be_bytes());
-        let put_str = |out: &mut Vec<u8>, s: &str| {
-            out.extend_from_slice(&(s.len() as u32).to_be_bytes());
-            out.extend_from_slice(s.as_bytes());
-        };
+        page_frame(&mut out, HISTORY_PAGE_BINARY, first, items.len());
         for e in items {
             out.push(match e.role {
                 Role::Customer => 0,
@@ -179,54 +279,70 @@ impl Piece for HistoryEntry {
 
     fn decode_page(value: &[u8]) -> Result<(u64, Vec<Self>), String> {
         match value.first() {
-            Some(b'{') => {
-                let page: PageIn<Self> =
-                    serde_json::from_slice(value).map_err(|e| e.to_string())?;
-                Ok((page.first, page.items))
-            }
-            Some(&HISTORY_PAGE_BINARY) => decode_history_page(&value[1..]),
+            Some(b'{') => decode_json_page(value),
+            // Each entry takes at least 14 bytes.
+            Some(&HISTORY_PAGE_BINARY) => decode_binary(&value[1..], 14, |r| {
+                let role = match r.u8()? {
+                    0 => Role::Customer,
+                    1 => Role::Ai,
+                    other => return Err(format!("unknown role {other}")),
+                };
+                let at = r.u64()?;
+                let flags = r.u8()?;
+                let message_id = match flags & 1 {
+                    0 => None,
+                    _ => Some(r.u64()?),
+                };
+                let external_id = match flags & 2 {
+                    0 => None,
+                    _ => Some(r.str()?.into()),
+                };
+                let text = r.str()?.into();
+                Ok(HistoryEntry {
+                    role,
+                    text,
+                    message_id,
+                    external_id,
+                    at,
+                })
+            }),
             _ => Err("not a history page".into()),
         }
     }
 }
 
-fn decode_history_page(bytes: &[u8]) -> Result<(u64, Vec<HistoryEntry>), String> {
+/// A binary page's frame: its format byte, the first item's sequence number, the item count.
+fn page_frame(out: &mut Vec<u8>, format: u8, first: u64, count: usize) {
+    out.push(format);
+    out.extend_from_slice(&first.to_be_bytes());
+    out.extend_from_slice(&(count as u32).to_be_bytes());
+}
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u32).to_be_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// Reads a binary page after its format byte: the frame, then `item` for each of its items
+/// (each at least `min_item` bytes, so a count beyond what the page holds is damage); every
+/// byte must be used.
+fn decode_binary<T>(
+    bytes: &[u8],
+    min_item: usize,
+    item: impl Fn(&mut Reader<'_>) -> Result<T, String>,
+) -> Result<(u64, Vec<T>), String> {
     let mut r = Reader(bytes);
-    let short = || "the page ends early".to_string();
-    let first = r.u64().ok_or_else(short)?;
-    let count = r.u32().ok_or_else(short)?;
-    // Each entry takes at least 14 bytes: a count beyond what the page holds is damage.
-    if count as usize > bytes.len() / 14 {
-        return Err(format!("the page claims {count} entries"));
+    let first = r.u64()?;
+    let count = r.u32()? as usize;
+    if count > bytes.len() / min_item {
+        return Err(format!("the page claims {count} items"));
     }
-    let mut items = Vec::with_capacity(count as usize);
+    let mut items = Vec::with_capacity(count);
     for _ in 0..count {
-        let role = match r.u8().ok_or_else(short)? {
-            0 => Role::Customer,
-            1 => Role::Ai,
-            other => return Err(format!("unknown role {other}")),
-        };
-        let at = r.u64().ok_or_else(short)?;
-        let flags = r.u8().ok_or_else(short)?;
-        let message_id = match flags & 1 {
-            0 => None,
-            _ => Some(r.u64().ok_or_else(short)?),
-        };
-        let external_id = match flags & 2 {
-            0 => None,
-            _ => Some(r.str()?.into()),
-        };
-        let text = r.str()?.into();
-        items.push(HistoryEntry {
-            role,
-            text,
-            message_id,
-            external_id,
-            at,
-        });
+        items.push(item(&mut r)?);
     }
     if !r.0.is_empty() {
-        return Err(format!("{} bytes after the last entry", r.0.len()));
+        return Err(format!("{} bytes after the last item", r.0.len()));
     }
     Ok((first, items))
 }
@@ -235,32 +351,33 @@ fn decode_history_page(bytes: &[u8]) -> Result<(u64, Vec<HistoryEntry>), String>
 struct Reader<'a>(&'a [u8]);
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
         if self.0.len() < n {
-            return None;
+            return Err("the page ends early".into());
         }
         let (head, rest) = self.0.split_at(n);
         self.0 = rest;
-        Some(head)
+        Ok(head)
     }
 
-    fn u8(&mut self) -> Option<u8> {
-        Some(self.take(1)?[0])
+    fn u8(&mut self) -> Result<u8, String> {
+        Ok(self.take(1)?[0])
     }
 
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_be_bytes(self.take(4)?.try_into().ok()?))
+    fn u32(&mut self) -> Result<u32, String> {
+        let bytes = self.take(4)?;
+        Ok(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
     }
 
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_be_bytes(self.take(8)?.try_into().ok()?))
+    fn u64(&mut self) -> Result<u64, String> {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(self.take(8)?);
+        Ok(u64::from_be_bytes(word))
     }
 
     fn str(&mut self) -> Result<&'a str, String> {
-        let short = || "the page ends early".to_string();
-        let len = self.u32().ok_or_else(short)? as usize;
-        let bytes = self.take(len).ok_or_else(short)?;
-        std::str::from_utf8(bytes).map_err(|_| "a text is not UTF-8".to_string())
+        let len = self.u32()? as usize;
+        std::str::from_utf8(self.take(len)?).map_err(|_| "a text is not UTF-8".to_string())
     }
 }
 
@@ -373,7 +490,8 @@ pub fn decode_pieces<T: Piece>(
     item_keys: bool,
     pieces: impl IntoIterator<Item = Result<(sled::IVec, sled::IVec), StoreError>>,
 ) -> Result<Vec<T>, StoreError> {
-    let mut out = Vec::with_capacity((range.end - range.start) as usize);
+    // Room for the items the turn that woke the ticket will add, so they do not copy the list.
+    let mut out = Vec::with_capacity((range.end - range.start) as usize + 4);
     let mut expected = range.start;
     fn json<U: serde::de::DeserializeOwned>(
         ticket_id: u64,
@@ -535,5 +653,75 @@ mod tests {
         let mut absurd = page;
         absurd[9..13].copy_from_slice(&u32::MAX.to_be_bytes());
         assert!(HistoryEntry::decode_page(&absurd).is_err());
+    }
+
+    fn decisions() -> Vec<DecisionRecord> {
+        let order = serde_json::from_str(
+            r##"{"name":"#1001","number":1001,"status":"in_transit","carrier":"UPS","items":[]}"##,
+        )
+        .unwrap();
+        vec![
+            DecisionRecord {
+                at: 1_700_000_005,
+                outcome: DecisionOutcome::Replied,
+                reason: "answered".into(),
+                message_ids: vec![601, 602],
+                detail: Some("knowledge base: shipping; «répondu»".into()),
+                order: Some(order),
+            },
+            DecisionRecord {
+                at: 1_700_000_006,
+                outcome: DecisionOutcome::ActionFailed,
+                reason: "delivery_failed".into(),
+                message_ids: vec![],
+                detail: None,
+                order: None,
+            },
+        ]
+    }
+
+    #[test]
+    fn decision_pages_are_binary_and_read_back_whole_and_json_pages_still_read() {
+        let list = decisions();
+        let page = encode_page(32, 32, &list);
+        assert_eq!(page[0], DECISION_PAGE_BINARY);
+        assert_eq!(
+            DecisionRecord::decode_page(&page).unwrap(),
+            (32, list.clone())
+        );
+        let every = [
+            DecisionOutcome::Replied,
+            DecisionOutcome::HandedOff,
+            DecisionOutcome::Ignored,
+            DecisionOutcome::Resumed,
+            DecisionOutcome::ActionFailed,
+        ];
+        for outcome in every {
+            assert_eq!(byte_outcome(outcome_byte(outcome)), Some(outcome));
+        }
+        let json = r#"{"first":0,"items":[{"at":5,"outcome":"handed_off","reason":"no_answer"}]}"#;
+        let (_, items) = DecisionRecord::decode_page(json.as_bytes()).unwrap();
+        assert_eq!(items[0].outcome, DecisionOutcome::HandedOff);
+    }
+
+    #[test]
+    fn a_damaged_decision_page_is_an_error_never_a_panic() {
+        let page = encode_page(0, 0, &decisions());
+        for cut in 0..page.len() {
+            assert!(
+                DecisionRecord::decode_page(&page[..cut]).is_err(),
+                "cut at {cut}"
+            );
+        }
+        let mut bad_outcome = page.clone();
+        bad_outcome[21] = 9;
+        let e = DecisionRecord::decode_page(&bad_outcome).unwrap_err();
+        assert!(e.contains("outcome"), "{e}");
+        let mut many_ids = page;
+        // The first decision's message-id count, after its `at`, outcome and reason.
+        many_ids[34..38].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(DecisionRecord::decode_page(&many_ids)
+            .unwrap_err()
+            .contains("message ids"));
     }
 }

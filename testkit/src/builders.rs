@@ -1,6 +1,7 @@
 //! Builders of what tests and benches send and seed: customer webhook bodies made from the main
 //! fixture, and stored sessions written through the store's public API.
 
+use gorgias_agent::domain::outcome::{DecisionOutcome, DecisionReason};
 use gorgias_agent::domain::session::{HistoryEntry, Role, Session};
 use gorgias_agent::store::{Store, StoreError, Write};
 use serde_json::{json, Value};
@@ -52,9 +53,9 @@ pub fn answered_session(ticket_id: u64, at: u64) -> Session {
     s
 }
 
-/// A session holding `entries` history entries, customer and AI in turn, all answered and
-/// none counted towards `handoff.max_ai_replies` (so the next message is answered as on a new
-/// ticket). Message ids are `ticket_id * 1000 + i`.
+/// A session holding `entries` history entries, customer and AI in turn, all answered (a
+/// decision recorded for each reply) and none counted towards `handoff.max_ai_replies` (so the
+/// next message is answered as on a new ticket). Message ids are `ticket_id * 1000 + i`.
 pub fn session_with_history(ticket_id: u64, entries: usize, at: u64) -> Session {
     let mut s = Session::new(ticket_id);
     for i in 0..entries {
@@ -72,6 +73,18 @@ pub fn session_with_history(ticket_id: u64, entries: usize, at: u64) -> Session 
             external_id: (!customer).then(|| format!("ai-{ticket_id}-{i}").into()),
             at,
         });
+    }
+    // A decision for each reply, as the turns that wrote them recorded.
+    for i in (1..entries).step_by(2) {
+        s.record(
+            at,
+            DecisionOutcome::Replied,
+            DecisionReason::Answered,
+            vec![ticket_id * 1000 + i as u64 - 1],
+            Some(format!(
+                "topic shipping (score 0.82); language en; answered in en ({i})"
+            )),
+        );
     }
     s.answered_upto = s.history.len();
     s.replies_counted_from = s.history.len();
