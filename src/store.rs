@@ -2049,11 +2049,8 @@ mod tests {
         assert_eq!(store.session_count(), 1);
     }
 
-    #[actix::test]
-    async fn a_session_stored_one_key_per_item_is_read_and_moved_to_pages_on_its_next_commit() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db");
-        let store = Store::open(&path).unwrap();
+    /// Stores ticket 78 as the layout of one key per item stored it.
+    async fn put_item_keys_session(store: &Store) {
         let mut writes = vec![Write::Put(
             TreeName::Sessions,
             78u64.to_be_bytes().to_vec(),
@@ -2071,6 +2068,26 @@ mod tests {
         writes.extend(items(TreeName::HistoryItems, &ITEM_KEYS_HISTORY));
         writes.extend(items(TreeName::DecisionItems, &ITEM_KEYS_DECISIONS));
         store.commit(writes).await.unwrap();
+    }
+
+    #[actix::test]
+    async fn erasing_a_session_stored_one_key_per_item_removes_its_item_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        put_item_keys_session(&store).await;
+        assert_eq!(pieces(&store, TreeName::HistoryItems, 78).len(), 3);
+        store.commit(store.ticket_erasure(78)).await.unwrap();
+        assert!(store.load_session(78).unwrap().is_none());
+        assert!(pieces(&store, TreeName::HistoryItems, 78).is_empty());
+        assert!(pieces(&store, TreeName::DecisionItems, 78).is_empty());
+    }
+
+    #[actix::test]
+    async fn a_session_stored_one_key_per_item_is_read_and_moved_to_pages_on_its_next_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let store = Store::open(&path).unwrap();
+        put_item_keys_session(&store).await;
 
         let before = store.load_session(78).unwrap().unwrap();
         let texts: Vec<&str> = before.history.iter().map(|e| &*e.text).collect();

@@ -501,10 +501,11 @@ impl Session {
         if !before.stored.in_doubt {
             change.pending_unchanged = before.has_pending_work() == change.pending;
             change.handoff_unchanged = before.handed_off_at() == change.handed_off_at;
-            if let Some(pieces) = self
-                .pieces_since(before)
-                .filter(|_| !before.stored.layout_before)
-            {
+            // Pieces stored in an earlier layout are all written again, in this one.
+            let pieces = (!before.stored.layout_before)
+                .then(|| self.pieces_since(before))
+                .flatten();
+            if let Some(pieces) = pieces {
                 change.pieces = pieces;
             }
         }

@@ -110,29 +110,20 @@ pub fn encode_head(s: &Session) -> Vec<u8> {
     .expect("a session head always serializes")
 }
 
-/// A page as first written, in JSON: the sequence number of its first item, then the items.
-#[derive(Serialize)]
-struct PageOut<'a, T> {
-    first: u64,
-    items: &'a [&'a T],
-}
-
+/// A page as first written, in JSON (still read): the sequence number of its first item, then
+/// the items.
 #[derive(Deserialize)]
 struct PageIn<T> {
     first: u64,
     items: Vec<T>,
 }
 
-/// What pages hold, and how a page of them is encoded: JSON unless the kind says otherwise.
-pub trait Piece: Sized + Serialize + serde::de::DeserializeOwned {
-    fn encode_page(first: u64, items: &[&Self]) -> Vec<u8> {
-        serde_json::to_vec(&PageOut { first, items }).expect("a page always serializes")
-    }
+/// What pages hold, and how a page of them is encoded.
+pub trait Piece: Sized {
+    fn encode_page(first: u64, items: &[&Self]) -> Vec<u8>;
 
     /// The page's first sequence number and its items.
-    fn decode_page(value: &[u8]) -> Result<(u64, Vec<Self>), String> {
-        decode_json_page(value)
-    }
+    fn decode_page(value: &[u8]) -> Result<(u64, Vec<Self>), String>;
 }
 
 fn decode_json_page<T: serde::de::DeserializeOwned>(value: &[u8]) -> Result<(u64, Vec<T>), String> {
@@ -483,7 +474,7 @@ pub fn piece_keys(
 /// number of the range must be there. Items outside the range are skipped: the dropped front of
 /// a first page, and items a page was written with before its head (a commit writes pages
 /// first).
-pub fn decode_pieces<T: Piece>(
+pub fn decode_pieces<T: Piece + serde::de::DeserializeOwned>(
     ticket_id: u64,
     what: &str,
     range: &std::ops::Range<u64>,
@@ -540,7 +531,16 @@ pub fn decode_pieces<T: Piece>(
 mod tests {
     use super::*;
 
-    impl Piece for u64 {}
+    /// Pages of numbers, in JSON, to show the paging itself.
+    impl Piece for u64 {
+        fn encode_page(first: u64, items: &[&Self]) -> Vec<u8> {
+            serde_json::to_vec(&serde_json::json!({ "first": first, "items": items })).unwrap()
+        }
+
+        fn decode_page(value: &[u8]) -> Result<(u64, Vec<Self>), String> {
+            decode_json_page(value)
+        }
+    }
 
     fn read(range: std::ops::Range<u64>, pages: &[(u64, &str)]) -> Result<Vec<u64>, StoreError> {
         let pieces = pages.iter().map(|(page, value)| {
